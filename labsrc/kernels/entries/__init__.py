@@ -1,0 +1,1 @@
+"""Catalog entries, one module per kernel, each defining `ENTRY: Kernel`."""
