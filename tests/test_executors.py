@@ -1,0 +1,92 @@
+"""Executors: every executor returns the same verified results, with sane spans."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from labsrc.executors import (
+    EXECUTORS,
+    ExecutorUnavailable,
+    TaskRef,
+    WorkerCrashed,
+    executor_available,
+    make_executor,
+    run_tasks,
+)
+from labsrc.kernels import get_kernel, kernels
+
+RUNNABLE = [e for e in EXECUTORS if executor_available(e)[0]]
+
+
+def _cases() -> list[tuple[str, str, int]]:
+    """(kernel, impl, scale): the noop kernel plus each real kernel's cheapest built impl."""
+    cases = [("noop", "spin", 2), ("noop", "hash_nogil", 1)]
+    for kernel in kernels():
+        built = [i.name for i in kernel.impls if i.available()[0] and not i.inner_threads]
+        for name in ("cy_nogil", "py"):
+            if name in built:
+                cases.append((kernel.name, name, kernel.quick_scale))
+                break
+    return cases
+
+
+@pytest.mark.parametrize("kernel_name,impl,scale", _cases())
+def test_every_executor_returns_the_same_verified_results(kernel_name: str, impl: str, scale: int) -> None:
+    kernel = get_kernel(kernel_name)
+    tasks = kernel.make_workload(4, scale)
+    ref = TaskRef(kernel_name, impl)
+    expected, _ = run_tasks("seq", 1, ref, tasks)
+    for args, result in zip(tasks, expected.results):
+        kernel.verify(args, result)
+    for name in RUNNABLE:
+        out, startup = run_tasks(name, 2, ref, tasks)
+        assert len(out.results) == len(tasks), name
+        for args, got, want in zip(tasks, out.results, expected.results):
+            kernel.verify(args, got)
+            assert repr(got) == repr(want), name
+        assert len(out.spans) == len(tasks)
+        assert all(s.start <= s.end for s in out.spans)
+        assert startup >= 0.0
+
+
+def test_spans_name_threads_or_processes() -> None:
+    tasks = [(i, 1) for i in range(6)]
+    out, _ = run_tasks("procs", 2, TaskRef("noop", "spin"), tasks)
+    assert all(s.worker != os.getpid() for s in out.spans)
+    assert out.worker_cpu_s >= 0.0
+    seq, _ = run_tasks("seq", 1, TaskRef("noop", "spin"), tasks)
+    assert len({s.worker for s in seq.spans}) == 1
+
+
+def test_spans_share_one_clock_across_processes() -> None:
+    from labsrc.executors import clock
+
+    before = clock()
+    out, _ = run_tasks("procs", 2, TaskRef("noop", "noop"), [(i, 1) for i in range(4)])
+    after = clock()
+    assert all(before <= s.start <= s.end <= after for s in out.spans)
+
+
+def test_crashed_worker_fails_instead_of_hanging() -> None:
+    with pytest.raises(WorkerCrashed):
+        run_tasks("procs", 2, TaskRef("faults", "crash"), [(i, 1) for i in range(4)])
+
+
+def test_interp_is_unavailable_before_314() -> None:
+    ok, reason = executor_available("interp")
+    if sys.version_info >= (3, 14):
+        assert ok
+    else:
+        assert not ok and "3.14" in reason
+        with pytest.raises(ExecutorUnavailable, match="3.14"):
+            make_executor("interp", 1)
+
+
+def test_bad_names_and_worker_counts() -> None:
+    with pytest.raises(KeyError, match="seq, threads"):
+        make_executor("fibers", 1)
+    with pytest.raises(ValueError):
+        make_executor("threads", 0)
