@@ -1,0 +1,330 @@
+"""`gil-lab`: argparse subcommands, one `cmd_*` function each, through a dispatch dict.
+
+Exit codes: 0 all good; 1 a cell failed (wrong answer, crashed worker, task raised) or
+the I/O side failed; 2 bad command-line input (the valid names are listed); 130 Ctrl-C
+(whatever was measured is still printed and written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from labsrc import findings as _findings
+from labsrc import report
+from labsrc.envinfo import cpu_count, env_info, format_env
+from labsrc.executors import EXECUTORS
+from labsrc.kernels.catalog import Kernel, get_kernel, kernels
+from labsrc.measure import TARGET_S, Cell, MatrixResult, Options, plan, run_matrix
+
+DEFAULT_EXECUTORS = ("seq", "threads", "procs")
+IO_MODES = ("sequential", "threadpool", "processpool", "asyncio")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed after `gil-lab: error:`, exit status 2."""
+
+
+def _names(text: Optional[str]) -> Optional[list[str]]:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("an empty list was given")
+    return names
+
+
+def _positive(text: str, what: str) -> list[int]:
+    values = []
+    for part in _names(text) or []:
+        try:
+            value = int(part)
+        except ValueError:
+            raise UsageError(f"{what} must be whole numbers >= 1, got {part!r}") from None
+        if value < 1:
+            raise UsageError(f"{what} must be >= 1, got {value}")
+        values.append(value)
+    return values
+
+
+def select_kernels(text: Optional[str]) -> list[Kernel]:
+    """Kernels named on the command line (all visible ones by default)."""
+    names = _names(text)
+    if names is None:
+        return kernels()
+    chosen = []
+    for name in names:
+        try:
+            chosen.append(get_kernel(name))
+        except KeyError:
+            valid = ", ".join(k.name for k in kernels())
+            raise UsageError(f"unknown kernel {name!r}; choose from: {valid}") from None
+    return chosen
+
+
+def select_impls(text: Optional[str], chosen: Sequence[Kernel]) -> Optional[list[str]]:
+    """Implementation names, each of which must exist in at least one chosen kernel."""
+    names = _names(text)
+    if names is None:
+        return None
+    valid = list(dict.fromkeys(i.name for k in chosen for i in k.impls))
+    for name in names:
+        if name not in valid:
+            raise UsageError(f"unknown implementation {name!r} for {', '.join(k.name for k in chosen)}; "
+                             f"choose from: {', '.join(valid)}")
+    return names
+
+
+def select_executors(text: Optional[str]) -> list[str]:
+    names = _names(text) or list(DEFAULT_EXECUTORS)
+    for name in names:
+        if name not in EXECUTORS:
+            raise UsageError(f"unknown executor {name!r}; choose from: {', '.join(EXECUTORS)}")
+    return names
+
+
+def options_from(args: argparse.Namespace, workers: Sequence[int]) -> Options:
+    """Measurement options: --quick shrinks repeats and the calibration target."""
+    if args.repeat is not None and args.repeat < 1:
+        raise UsageError(f"--repeat must be >= 1, got {args.repeat}")
+    for flag in ("tasks", "scale"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag} must be >= 1, got {value}")
+    if args.target is not None and args.target <= 0:
+        raise UsageError(f"--target must be > 0 seconds, got {args.target}")
+    quick = bool(args.quick)
+    widest = max(workers)
+    return Options(
+        repeats=args.repeat or (3 if quick else 5),
+        tasks=args.tasks or max(8 if not quick else 4, 2 * widest),
+        # The sequential workload gets target x widest so that parallel cells still last ~target.
+        target_s=args.target or (TARGET_S if quick else TARGET_S * widest),
+        scale=args.scale,
+        quick=quick,
+        probe=not args.no_probe,
+        knocker=args.gilknocker,
+    )
+
+
+def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
+    """Validate the matrix arguments and run it with a progress bar on stderr."""
+    chosen = select_kernels(args.kernel)
+    impls = select_impls(args.impl, chosen)
+    executors = select_executors(args.executor)
+    if args.workers is not None:
+        workers = _positive(args.workers, "--workers")
+    else:
+        workers = [cpu_count()] if args.quick else sorted({1, cpu_count()})
+    opts = options_from(args, workers)
+    if opts.knocker:
+        from labsrc.probe import knocker_available
+
+        if not knocker_available():
+            raise UsageError("--gilknocker needs the optional package: pip install gilknocker")
+    planned = plan(chosen, impls, executors, workers)
+    from tqdm import tqdm
+
+    total = sum(len(p.cells) for p in planned)
+    with tqdm(total=total, file=sys.stderr, disable=quiet, delay=1.0, unit="cell", leave=False) as bar:
+
+        def step(cell: Cell) -> None:
+            bar.set_postfix_str(f"{cell.kernel}/{cell.impl}/{cell.executor}x{cell.workers}", refresh=False)
+            bar.update(1)
+
+        return run_matrix(planned, opts, on_cell=step)
+
+
+def emit(rows: list[dict[str, Any]], io_rows: Sequence[dict[str, Any]], env: dict[str, Any],
+         args: argparse.Namespace, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+    """Print table + findings; write --json/--csv/--plot when asked."""
+    if rows:
+        print(report.format_table(rows), file=out)
+        if any(r.get("num_threads") is not None for r in rows):
+            print(f"(omp N): {report.NOTES['num_threads']}", file=out)
+    if io_rows:
+        print(("\n" if rows else "") + report.format_table(io_rows, report.IO_COLUMNS), file=out)
+    lines = _findings.findings(rows, io_rows)
+    if lines:
+        print("\nFindings:", file=out)
+        for line in lines:
+            print(f"- {line}", file=out)
+    if getattr(args, "json", None):
+        report.write_json(args.json, env, rows, io=list(io_rows))
+    if getattr(args, "csv", None):
+        report.write_csv(args.csv, rows or io_rows, report.CPU_FIELDS if rows else report.IO_FIELDS)
+    if getattr(args, "plot", None):
+        from labsrc.plots import write_plots
+
+        write_plots(rows, args.plot, io_rows)
+
+
+def _status(result: MatrixResult, io_failed: bool = False) -> int:
+    if result.interrupted:
+        print("gil-lab: interrupted; the cells measured so far are shown and written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.failed or io_failed:
+        print(f"gil-lab: {len(result.failed)} cell(s) failed{' and the I/O run failed' if io_failed else ''}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """Print the environment (human-readable, or JSON with --json)."""
+    info = env_info()
+    if args.json:
+        import json
+
+        print(json.dumps(info, indent=2))
+    else:
+        print(format_env(info))
+    return EXIT_OK
+
+
+def cmd_cpu(args: argparse.Namespace) -> int:
+    """Run the CPU matrix."""
+    result = measure_cpu(args, quiet=args.quiet)
+    rows = [c.as_dict() for c in result.cells]
+    emit(rows, (), env_info(), args)
+    return _status(result)
+
+
+def run_io(modes: Sequence[str], count: int, delay: float) -> list[dict[str, Any]]:
+    """The I/O comparison through flags.bench (imported here so a broken flags spares the CPU side)."""
+    from flags.bench import measure_modes
+
+    return [dict(r) for r in measure_modes(list(modes), count, delay)]
+
+
+def cmd_io(args: argparse.Namespace) -> int:
+    """Run the flag downloader modes against the embedded DELAY server."""
+    if args.count < 1:
+        raise UsageError(f"--count must be >= 1, got {args.count}")
+    if args.delay < 0:
+        raise UsageError(f"--delay must be >= 0, got {args.delay}")
+    modes = _names(args.modes) or list(IO_MODES)
+    try:
+        rows = run_io(modes, args.count, args.delay)
+    except ValueError as exc:  # flags rejects unknown modes with the valid names
+        raise UsageError(str(exc)) from None
+    emit([], rows, env_info(), args)
+    return EXIT_FAILED if any(r.get("errors") for r in rows) else EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """The tour: CPU matrix for every kernel, then the I/O comparison, into results/<timestamp>/."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = Path(args.out) / stamp
+    args.json, args.csv, args.plot = folder / "results.json", folder / "results.csv", folder
+    result = measure_cpu(args, quiet=args.quiet)
+    rows = [c.as_dict() for c in result.cells]
+    io_rows: list[dict[str, Any]] = []
+    io_failed = False
+    if not args.no_io and not result.interrupted:
+        try:
+            io_rows = run_io(IO_MODES, 20, args.delay)
+        except KeyboardInterrupt:
+            result.interrupted = True
+        except Exception as exc:  # the CPU results still stand; say plainly what broke
+            io_failed = True
+            print(f"gil-lab: the I/O comparison failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    emit(rows, io_rows, env_info(), args)
+    if io_rows:
+        report.write_csv(folder / "io.csv", io_rows, report.IO_FIELDS)
+    print(f"\nwrote {folder}/ (results.json, results.csv, PNGs)")
+    return _status(result, io_failed)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The book's demos: `map` (Executor.map, timestamped) and `spinner`."""
+    from labsrc import demos
+
+    if args.which == "map":
+        demos.demo_map(scale=args.scale)
+    else:
+        demos.demo_spinner(seconds=args.seconds)
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Harness overhead per task and GIL-probe overhead."""
+    from labsrc.bench import run_bench
+
+    run_bench(tasks=args.tasks, repeats=args.repeat or 5)
+    return EXIT_OK
+
+
+def _matrix_options(p: argparse.ArgumentParser, files: bool = True) -> None:
+    p.add_argument("--kernel", help="kernels, comma-separated (default: all)")
+    p.add_argument("--impl", help="implementations, comma-separated (default: all built)")
+    p.add_argument("--executor", help=f"of {','.join(EXECUTORS)} (default: {','.join(DEFAULT_EXECUTORS)})")
+    p.add_argument("--workers", help="worker counts, comma-separated (default: 1 and the CPU count)")
+    p.add_argument("--repeat", type=int, help="timed runs per cell (default 5, 3 with --quick)")
+    p.add_argument("--tasks", type=int, help="tasks per cell (default max(8, 2 x workers))")
+    p.add_argument("--scale", type=int, help="fixed work scale: skip calibration")
+    p.add_argument("--target", type=float, help="seconds of sequential work to calibrate to")
+    p.add_argument("--quick", action="store_true", help="small smoke configuration")
+    p.add_argument("--no-probe", action="store_true", help="no GIL heartbeat")
+    p.add_argument("--gilknocker", action="store_true", help="also report gilknocker's metric")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    if files:
+        p.add_argument("--json", help="write results as JSON")
+        p.add_argument("--csv", help="write results as CSV")
+        p.add_argument("--plot", help="write PNG plots into this folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(prog="gil-lab", description="What the GIL does to each kind of code.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("env", help="the environment: Python, GIL, CPUs, build")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _matrix_options(sub.add_parser("cpu", help="kernels x implementations x executors x workers"))
+    p = sub.add_parser("io", help="flag downloads: sequential, threads, processes, asyncio")
+    p.add_argument("--modes", help=f"comma-separated (default: {','.join(IO_MODES)})")
+    p.add_argument("--count", type=int, default=20, help="flags to fetch (default 20)")
+    p.add_argument("--delay", type=float, default=0.5, help="server delay per request, seconds")
+    p.add_argument("--json"), p.add_argument("--csv"), p.add_argument("--plot")
+    p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("compare", help="the tour: every kernel, then I/O; writes results/<timestamp>/")
+    _matrix_options(p, files=False)
+    p.add_argument("--out", default="results", help="parent folder of the timestamped results")
+    p.add_argument("--delay", type=float, default=0.5, help="I/O server delay per request")
+    p.add_argument("--no-io", action="store_true", help="skip the I/O comparison")
+    p.set_defaults(quick=True)
+    p = sub.add_parser("demo", help="the book's demos")
+    p.add_argument("which", choices=("map", "spinner"))
+    p.add_argument("--scale", type=float, default=1.0, help="map: multiply the sleeps")
+    p.add_argument("--seconds", type=float, default=1.5, help="spinner: seconds of work per kernel")
+    p = sub.add_parser("bench", help="harness and probe overhead")
+    p.add_argument("--tasks", type=int, default=2000)
+    p.add_argument("--repeat", type=int)
+    return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench,
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `gil-lab` console script and `python -m labsrc`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        parser.exit(EXIT_USAGE, f"gil-lab: error: {exc}\n")
+    except KeyboardInterrupt:
+        print("gil-lab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Findings: plain sentences derived from one run's own rows, never canned.
+
+Every function takes the result rows (dicts, as in the JSON) and returns sentences, or
+nothing when the rows do not hold the figures a sentence needs. An interpretation
+("the GIL serialised ...") is added only when the numbers in the same rows support it,
+with the thresholds named next to each rule.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+
+Row = Mapping[str, Any]
+
+NO_GAIN = 1.15  # a speedup at or below this is "no real gain"
+REAL_GAIN = 1.5  # a speedup at or above this is "ran in parallel"
+HIGH_GIL = 0.5  # probe contention at or above: the heartbeat mostly waited for the GIL
+LOW_GIL = 0.2  # at or below: the GIL was mostly free
+
+
+def _ok(row: Row) -> bool:
+    value = row.get("speedup")
+    return row.get("status", "ok") == "ok" and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _kernels(rows: Sequence[Row]) -> list[str]:
+    seen: list[str] = []
+    for r in rows:
+        if r.get("kernel") and r["kernel"] not in seen:
+            seen.append(r["kernel"])
+    return seen
+
+
+def _best(rows: Sequence[Row], kernel: str, impl: str, executor: str) -> Optional[Row]:
+    """The row with the most workers for kernel/impl/executor (None if not measured)."""
+    found = [r for r in rows if _ok(r) and r["kernel"] == kernel and r["impl"] == impl and r["executor"] == executor]
+    if executor == "seq":
+        found = [r for r in found if r["workers"] == 1]
+    return max(found, key=lambda r: r["workers"], default=None)
+
+
+def _gil(row: Row) -> Optional[float]:
+    value = row.get("gil_contention")
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def threads_contrast(rows: Sequence[Row]) -> list[str]:
+    """py vs cy_nogil under threads, per kernel, with the probe's view when it agrees."""
+    out = []
+    for kernel in _kernels(rows):
+        py, free = _best(rows, kernel, "py", "threads"), _best(rows, kernel, "cy_nogil", "threads")
+        if py is None or free is None or py["workers"] < 2:
+            continue
+        text = (f"{kernel}: with {py['workers']} threads, pure-Python code ran at {py['speedup']:.2f}x "
+                f"of its sequential time, while cy_nogil with {free['workers']} threads reached "
+                f"{free['speedup']:.2f}x")
+        gp, gf = _gil(py), _gil(free)
+        if py["speedup"] <= NO_GAIN and free["speedup"] >= REAL_GAIN and gp is not None and gf is not None \
+                and gp >= HIGH_GIL and gf <= LOW_GIL:
+            text += (f"; the GIL probe waited {gp:.0%} of the time under py threads and {gf:.0%} "
+                     "under cy_nogil, so the GIL serialised the Python version")
+        out.append(text + ".")
+    return out
+
+
+def gil_held_c(rows: Sequence[Row]) -> list[str]:
+    """cy_gil (same C loop, GIL held) under threads next to cy_nogil."""
+    out = []
+    for kernel in _kernels(rows):
+        held, free = _best(rows, kernel, "cy_gil", "threads"), _best(rows, kernel, "cy_nogil", "threads")
+        if held is None or held["workers"] < 2:
+            continue
+        text = f"{kernel}: cy_gil, the same C loop holding the GIL, ran at {held['speedup']:.2f}x with {held['workers']} threads"
+        if free is not None and free["workers"] == held["workers"]:
+            text += f" against {free['speedup']:.2f}x for cy_nogil"
+            if held["speedup"] <= NO_GAIN and free["speedup"] >= REAL_GAIN:
+                text += ": compiling to C is not enough, releasing the GIL is what let the threads run together"
+        out.append(text + ".")
+    return out
+
+
+def processes(rows: Sequence[Row]) -> list[str]:
+    """py under processes next to py under threads."""
+    out = []
+    for kernel in _kernels(rows):
+        procs, threads = _best(rows, kernel, "py", "procs"), _best(rows, kernel, "py", "threads")
+        if procs is None or procs["workers"] < 2:
+            continue
+        text = (f"{kernel}: pure Python in {procs['workers']} processes ran at {procs['speedup']:.2f}x "
+                f"(pool start-up {procs.get('startup_s') or 0:.2f} s, measured apart)")
+        if threads is not None and procs["speedup"] >= REAL_GAIN and threads["speedup"] <= NO_GAIN:
+            text += f", where threads managed {threads['speedup']:.2f}x: each process has its own GIL"
+        out.append(text + ".")
+    return out
+
+
+def throughput(rows: Sequence[Row]) -> list[str]:
+    """Single-thread throughput of cy_nogil (or the fastest implementation) vs py."""
+    out = []
+    for kernel in _kernels(rows):
+        base = _best(rows, kernel, "py", "seq")
+        if base is None or not base.get("throughput"):
+            continue
+        seqs = [r for r in rows if _ok(r) and r["kernel"] == kernel and r["executor"] == "seq"
+                and r["workers"] == 1 and r["impl"] != "py" and r.get("throughput")]
+        if not seqs:
+            continue
+        fastest = max(seqs, key=lambda r: r["throughput"])
+        ratio = fastest["throughput"] / base["throughput"]
+        out.append(f"{kernel}: on one core, {fastest['impl']} did {ratio:.1f}x the work per second of py "
+                   f"(throughput on calibrated work: {fastest['throughput']:.3g} vs {base['throughput']:.3g} units/s).")
+    return out
+
+
+def prange(rows: Sequence[Row]) -> list[str]:
+    """OpenMP prange: one call, N threads."""
+    out = []
+    for kernel in _kernels(rows):
+        row = max((r for r in rows if _ok(r) and r["kernel"] == kernel and r["impl"] == "cy_prange"
+                   and r["executor"] == "seq" and r["workers"] > 1), key=lambda r: r["workers"], default=None)
+        if row is not None:
+            out.append(f"{kernel}: cy_prange split one call over {row['workers']} OpenMP threads "
+                       f"and ran at {row['speedup']:.2f}x.")
+    return out
+
+
+def problems(rows: Sequence[Row]) -> list[str]:
+    """Failed, skipped and noisy cells, so no reader mistakes a gap for a result."""
+    out = []
+    failed = [r for r in rows if r.get("status") == "failed"]
+    if failed:
+        names = "; ".join(f"{r['kernel']}/{r['impl']}/{r['executor']}: {r.get('reason', '')}" for r in failed[:5])
+        out.append(f"{len(failed)} cell(s) FAILED: {names}.")
+    skipped = [r for r in rows if r.get("status") == "skipped"]
+    if skipped:
+        names = "; ".join(f"{r['kernel']}/{r['impl']} ({r.get('reason', '')})" for r in skipped)
+        out.append(f"Not measured because not built here: {names}.")
+    measured = [r for r in rows if r.get("status") == "ok"]
+    noisy = [r for r in measured if r.get("noisy")]
+    if noisy:
+        out.append(f"{len(noisy)} of {len(measured)} cells varied more than 1.5x between repeats (marked !): "
+                   "treat their speedups as rough.")
+    return out
+
+
+def io_findings(rows: Sequence[Row]) -> list[str]:
+    """The I/O comparison: each concurrent mode against sequential."""
+    base = next((r for r in rows if r.get("mode") == "sequential"), None)
+    out = []
+    for r in rows:
+        if r is base or not isinstance(r.get("speedup"), (int, float)) or not r.get("elapsed_s"):
+            continue
+        text = f"I/O: {r['mode']} fetched {r.get('ok', 0)} flags in {r['elapsed_s']:.2f} s, {r['speedup']:.1f}x sequential"
+        gil = _gil(r)
+        if gil is not None and r["speedup"] >= REAL_GAIN and gil <= LOW_GIL:
+            text += f", with the GIL free {1 - gil:.0%} of the time: waiting on the network releases it"
+        out.append(text + ".")
+    return out
+
+
+CPU_RULES: tuple[Callable[[Sequence[Row]], list[str]], ...] = (
+    threads_contrast, gil_held_c, processes, prange, throughput, problems,
+)
+
+
+def findings(rows: Iterable[Row], io_rows: Iterable[Row] = ()) -> list[str]:
+    """All findings for a run: CPU rules over `rows`, I/O rules over `io_rows`."""
+    cpu = list(rows)
+    out: list[str] = []
+    for rule in CPU_RULES:
+        out.extend(rule(cpu))
+    out.extend(io_findings(list(io_rows)))
+    return out

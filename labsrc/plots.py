@@ -1,0 +1,152 @@
+"""PNG pictures of a run (matplotlib, Agg backend: no display needed).
+
+- `speedup_<kernel>.png`: speedup vs workers, one line per implementation x executor,
+  with the ideal line; the seq/1 baseline is the point (1, 1.0) of every line.
+- `timeline_<kernel>.png`: Gantt charts of task spans per worker for chosen cells.
+- `io_elapsed.png`: elapsed time per I/O mode.
+Each file is saved to a temporary name and moved into place (atomic, like the reports).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+Row = Mapping[str, Any]
+from labsrc.report import _FILE_MODE  # noqa: E402
+
+STYLE = {"threads": "-", "procs": "--", "asyncio": ":", "seq": "-.", "interp": (0, (3, 1, 1, 1))}
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, format="png")
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _ok(rows: Sequence[Row]) -> list[Row]:
+    return [r for r in rows if r.get("status", "ok") == "ok" and r.get("speedup") is not None]
+
+
+def speedup_plot(rows: Sequence[Row], kernel: str, path: Path) -> Optional[Path]:
+    """Speedup vs workers for one kernel; None when it has no measured cells."""
+    mine = [r for r in _ok(rows) if r["kernel"] == kernel]
+    if not mine:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    top = max(r["workers"] for r in mine)
+    ax.plot([1, top], [1, top], color="0.7", lw=1, label="ideal")
+    impls = list(dict.fromkeys(r["impl"] for r in mine))
+    colors = {name: f"C{i % 10}" for i, name in enumerate(impls)}
+    for impl in impls:
+        base = next((r for r in mine if r["impl"] == impl and r["executor"] == "seq" and r["workers"] == 1), None)
+        for ex in dict.fromkeys(r["executor"] for r in mine if r["impl"] == impl):
+            points = {r["workers"]: r["speedup"] for r in mine if r["impl"] == impl and r["executor"] == ex}
+            if ex != "seq" and base is not None:
+                points.setdefault(1, 1.0)  # the baseline anchors every line at one worker
+            if ex == "seq" and len(points) < 2:
+                continue  # a lone baseline point says nothing new
+            xs = sorted(points)
+            ax.plot(xs, [points[x] for x in xs], marker="o", color=colors[impl],
+                    linestyle=STYLE.get(ex, "-"), label=f"{impl} / {ex}")
+    ax.set(title=f"{kernel}: speedup vs workers (same work per implementation)",
+           xlabel="workers", ylabel="speedup vs seq", xticks=sorted({1, top} | {r["workers"] for r in mine}))
+    ax.axhline(1.0, color="0.85", lw=0.8)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def choose_timeline_cells(rows: Sequence[Row], kernel: str, limit: int = 4) -> list[Row]:
+    """Cells worth a Gantt chart: the widest threads cells of py, cy_gil, cy_nogil, then py procs."""
+    mine = [r for r in rows if r.get("status", "ok") == "ok" and r["kernel"] == kernel and r.get("spans")]
+    wanted = [("py", "threads"), ("cy_gil", "threads"), ("cy_nogil", "threads"), ("py", "procs")]
+    chosen: list[Row] = []
+    for impl, ex in wanted:
+        cands = [r for r in mine if r["impl"] == impl and r["executor"] == ex]
+        if cands:
+            chosen.append(max(cands, key=lambda r: r["workers"]))
+    for r in sorted(mine, key=lambda r: -r["workers"]):  # other kernels' impl names: widest cells
+        if len(chosen) >= limit:
+            break
+        if r not in chosen and r["workers"] > 1:
+            chosen.append(r)
+    return chosen[:limit]
+
+
+def timeline_plot(cells: Sequence[Row], path: Path, title: str = "") -> Optional[Path]:
+    """One Gantt panel per cell: a lane per worker, a bar per task span."""
+    if not cells:
+        return None
+    fig, axes = plt.subplots(len(cells), 1, figsize=(8, 1.2 + 1.3 * len(cells)), squeeze=False)
+    for ax, cell in zip(axes[:, 0], cells):
+        lanes = {w: i for i, w in enumerate(dict.fromkeys(s[2] for s in cell["spans"]))}
+        for n, (start, end, worker) in enumerate(cell["spans"]):
+            ax.barh(lanes[worker], (end - start) * 1e3, left=start * 1e3, height=0.6,
+                    color=f"C{n % 10}", edgecolor="black", linewidth=0.4)
+        ax.set_yticks(range(len(lanes)), [f"w{i}" for i in range(len(lanes))])
+        gil = cell.get("gil_contention")
+        extra = f", GIL {gil:.2f}" if isinstance(gil, float) else ""
+        ax.set_title(f"{cell['impl']} / {cell['executor']} x{cell['workers']}: "
+                     f"speedup {cell['speedup']:.2f}{extra}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("ms since the first task started")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def io_plot(rows: Sequence[Row], path: Path) -> Optional[Path]:
+    """Bar chart of elapsed seconds per I/O mode."""
+    rows = [r for r in rows if isinstance(r.get("elapsed_s"), (int, float))]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    names = [str(r["mode"]) for r in rows]
+    bars = ax.bar(names, [r["elapsed_s"] for r in rows], color=[f"C{i}" for i in range(len(rows))])
+    for bar, r in zip(bars, rows):
+        if isinstance(r.get("speedup"), (int, float)):
+            ax.annotate(f"{r['speedup']:.1f}x", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+    ax.set(title="I/O: elapsed per mode (lower is better)", ylabel="seconds")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def write_plots(rows: Sequence[Row], folder: str | os.PathLike[str], io_rows: Sequence[Row] = ()) -> list[Path]:
+    """Every picture for a run into `folder`; returns the files written."""
+    out_dir = Path(folder)
+    written: list[Path] = []
+    for kernel in dict.fromkeys(r["kernel"] for r in rows if r.get("kernel")):
+        for made in (
+            speedup_plot(rows, kernel, out_dir / f"speedup_{kernel}.png"),
+            timeline_plot(choose_timeline_cells(rows, kernel), out_dir / f"timeline_{kernel}.png",
+                          title=f"{kernel}: task spans per worker"),
+        ):
+            if made is not None:
+                written.append(made)
+    if io_rows:
+        made = io_plot(io_rows, out_dir / "io_elapsed.png")
+        if made is not None:
+            written.append(made)
+    return written
