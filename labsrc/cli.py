@@ -11,7 +11,7 @@ import argparse
 import datetime as _dt
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, TextIO
 
 from labsrc import findings as _findings
 from labsrc import report
@@ -140,8 +140,9 @@ def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
 
 
 def emit(rows: list[dict[str, Any]], io_rows: Sequence[dict[str, Any]], env: dict[str, Any],
-         args: argparse.Namespace, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+         args: argparse.Namespace, out: Optional[TextIO] = None) -> None:
     """Print table + findings; write --json/--csv/--plot when asked."""
+    out = out or sys.stdout
     if rows:
         print(report.format_table(rows), file=out)
         if any(r.get("num_threads") is not None for r in rows):
@@ -323,6 +324,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("gil-lab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `gil-lab ... | head`: the reader left; that is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return EXIT_OK
 
 

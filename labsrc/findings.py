@@ -153,7 +153,9 @@ def io_findings(rows: Sequence[Row]) -> list[str]:
             continue
         text = f"I/O: {r['mode']} fetched {r.get('ok', 0)} flags in {r['elapsed_s']:.2f} s, {r['speedup']:.1f}x sequential"
         gil = _gil(r)
-        if gil is not None and r["speedup"] >= REAL_GAIN and gil <= LOW_GIL:
+        # The probe watches this process's GIL: a statement about it fits in-process modes only.
+        in_process = "process" not in str(r["mode"])
+        if in_process and gil is not None and r["speedup"] >= REAL_GAIN and gil <= LOW_GIL:
             text += f", with the GIL free {1 - gil:.0%} of the time: waiting on the network releases it"
         out.append(text + ".")
     return out

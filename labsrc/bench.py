@@ -1,0 +1,83 @@
+"""`gil-lab bench`: what the harness itself costs.
+
+- Overhead per task: the hidden no-op kernel (a task returns at once) through each
+  executor; wall time / tasks is what the harness adds to every task (target for the
+  threads executor: <= 50 us).
+- Probe overhead: the same sequential cell with and without the GIL heartbeat,
+  interleaved so that machine load hits both alike (target: < 3%).
+Figures are printed, never asserted: benchmarks are not tests.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from typing import Optional, TextIO
+
+from labsrc.envinfo import cpu_count
+from labsrc.kernels.catalog import Kernel, get_kernel
+from labsrc.measure import Options, calibrate, measure_cell
+
+
+def overhead_per_task(executor: str, workers: int, tasks: int, repeats: int) -> float:
+    """Median seconds per no-op task through `executor` (pool start-up excluded)."""
+    noop = get_kernel("noop")
+    work = noop.make_workload(tasks, 1)
+    cell = measure_cell(noop, noop.impl("noop"), executor, workers, work, 1,
+                        Options(repeats=repeats, probe=False))
+    if not cell.ok:
+        raise RuntimeError(f"{executor}: {cell.reason}")
+    return cell.wall_s / tasks
+
+
+def _busy_impls() -> list[tuple[Kernel, str]]:
+    """A GIL-holding and a GIL-releasing sequential workload: primes if built, else noop."""
+    try:
+        primes = get_kernel("primes")
+        built = [n for n in ("py", "cy_nogil") if n in primes.impl_names and primes.impl(n).available()[0]]
+        if built:
+            return [(primes, n) for n in built]
+    except KeyError:
+        pass
+    noop = get_kernel("noop")
+    return [(noop, "spin"), (noop, "hash_nogil")]
+
+
+def probe_overhead(kernel: Kernel, impl: str, rounds: int, target_s: float = 0.3) -> tuple[float, float, float, float]:
+    """(median wall without probe, with probe, relative cost of medians, of minima), interleaved.
+
+    On a shared machine the minima are the steadier estimate: load only ever adds time.
+    """
+    fn = kernel.impl(impl).load()
+    scale = calibrate(kernel, fn, {}, 4, target_s, kernel.quick_scale)
+    work = kernel.make_workload(4, scale)
+    off: list[float] = []
+    on: list[float] = []
+    for _ in range(rounds):
+        for probe, into in ((False, off), (True, on)):
+            cell = measure_cell(kernel, kernel.impl(impl), "seq", 1, work, scale,
+                                Options(repeats=1, probe=probe, warmup=False))
+            into.append(cell.wall_s)
+    a, b = statistics.median(off), statistics.median(on)
+    return a, b, b / a - 1, min(on) / min(off) - 1
+
+
+def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None) -> dict[str, float]:
+    """Print and return the figures."""
+    out = out or sys.stdout
+    figures: dict[str, float] = {}
+    workers = cpu_count()
+    print(f"harness overhead per task (no-op kernel, {tasks} tasks, median of {repeats}):", file=out)
+    for ex, w in (("seq", 1), ("threads", workers), ("asyncio", workers), ("procs", workers)):
+        per = overhead_per_task(ex, w, tasks if ex != "procs" else max(1, tasks // 4), repeats)
+        figures[f"overhead_{ex}_us"] = per * 1e6
+        mark = "  (target <= 50 us)" if ex == "threads" else ""
+        print(f"  {ex:<8} x{w}: {per * 1e6:8.1f} us/task{mark}", file=out)
+    print(f"GIL probe overhead on a sequential cell ({max(3, repeats)} interleaved rounds):", file=out)
+    for kernel, impl in _busy_impls():
+        a, b, rel, rel_min = probe_overhead(kernel, impl, max(3, repeats))
+        figures[f"probe_{kernel.name}_{impl}_pct"] = rel * 100
+        figures[f"probe_{kernel.name}_{impl}_min_pct"] = rel_min * 100
+        print(f"  {kernel.name}/{impl:<10} median without {a * 1e3:7.1f} ms, with {b * 1e3:7.1f} ms: "
+              f"{rel:+.1%}; minima: {rel_min:+.1%} (target < 3%)", file=out)
+    return figures

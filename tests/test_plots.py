@@ -1,0 +1,38 @@
+"""Plots are written as real PNG files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labsrc.measure import Cell
+from labsrc.plots import choose_timeline_cells, write_plots
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _cell(impl: str, executor: str, workers: int, speedup: float) -> dict:
+    spans = [(0.01 * i, 0.01 * i + 0.02, 100 + i % workers) for i in range(4)]
+    return Cell("primes", impl, executor, workers, speedup=speedup, wall_s=1 / speedup,
+                gil_contention=0.5, spans=spans).as_dict()
+
+
+def test_plots_are_valid_pngs(tmp_path: Path) -> None:
+    rows = [_cell("py", "seq", 1, 1.0), _cell("py", "threads", 2, 0.97), _cell("py", "procs", 2, 1.8),
+            _cell("cy_nogil", "seq", 1, 1.0), _cell("cy_nogil", "threads", 2, 1.96)]
+    io_rows = [{"mode": "sequential", "elapsed_s": 10.0, "speedup": 1.0},
+               {"mode": "threadpool", "elapsed_s": 0.6, "speedup": 16.7}]
+    written = write_plots(rows, tmp_path, io_rows)
+    names = sorted(p.name for p in written)
+    assert names == ["io_elapsed.png", "speedup_primes.png", "timeline_primes.png"]
+    for path in written:
+        data = path.read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000  # a drawn figure, not an empty canvas
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temp files left
+
+
+def test_timeline_picks_the_telling_cells() -> None:
+    rows = [_cell("py", "threads", 1, 1.0), _cell("py", "threads", 2, 0.97),
+            _cell("cy_nogil", "threads", 2, 1.96), _cell("py", "procs", 2, 1.8)]
+    chosen = choose_timeline_cells(rows, "primes")
+    assert [(r["impl"], r["executor"], r["workers"]) for r in chosen][:3] == [
+        ("py", "threads", 2), ("cy_nogil", "threads", 2), ("py", "procs", 2)]

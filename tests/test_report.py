@@ -1,0 +1,91 @@
+"""Reports and findings, from fixed numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from labsrc import findings, report
+from labsrc.measure import Cell
+
+
+def _row(impl: str, executor: str, workers: int, speedup: float, gil: float = math.nan, **extra: object) -> dict:
+    cell = Cell("primes", impl, executor, workers, tasks=4, scale=3, repeats=3, wall_s=1.0 / speedup,
+                wall_min_s=0.9 / speedup, wall_max_s=1.1 / speedup, speedup=speedup,
+                efficiency=speedup / max(workers, 1), gil_contention=gil, verified=True,
+                throughput=100.0 * speedup)
+    row = cell.as_dict()
+    row.update(extra)
+    return row
+
+
+ROWS = [
+    _row("py", "seq", 1, 1.0, 0.84, throughput=73.0),
+    _row("py", "threads", 2, 0.96, 0.92),
+    _row("py", "procs", 2, 1.85, 0.03, startup_s=0.15),
+    _row("cy_gil", "threads", 2, 1.01, 0.99),
+    _row("cy_nogil", "seq", 1, 1.0, 0.02, throughput=4600.0),
+    _row("cy_nogil", "threads", 2, 1.97, 0.02),
+]
+
+
+def test_findings_quote_this_runs_numbers() -> None:
+    lines = findings.findings(ROWS)
+    text = "\n".join(lines)
+    assert "0.96x" in text and "1.97x" in text
+    assert "92%" in text and "2%" in text  # the probe clause: its numbers support it
+    assert "cy_gil" in text and "1.01x" in text and "releasing the GIL" in text
+    assert "1.85x" in text and "own GIL" in text and "0.15 s" in text
+    assert "63.0x" in text  # 4600 / 73 work units per second
+
+
+def test_no_interpretation_the_numbers_do_not_support() -> None:
+    rows = [_row("py", "threads", 2, 1.6, 0.3), _row("cy_nogil", "threads", 2, 1.7, 0.02),
+            _row("cy_gil", "threads", 2, 1.5, 0.9)]
+    text = "\n".join(findings.findings(rows))
+    assert "1.60x" in text and "1.70x" in text
+    assert "serialised" not in text and "releasing the GIL" not in text
+
+
+def test_no_findings_without_rows_and_problems_are_said() -> None:
+    assert findings.findings([]) == []
+    bad = [dict(_row("py", "threads", 2, 1.0), status="failed", reason="WRONG ANSWER: x"),
+           dict(_row("cy_prange", "*", 0, 1.0), status="skipped", reason="no OpenMP")]
+    text = "\n".join(findings.findings(bad))
+    assert "FAILED" in text and "WRONG ANSWER" in text and "no OpenMP" in text
+
+
+def test_io_findings() -> None:
+    rows = [{"mode": "sequential", "elapsed_s": 10.0, "speedup": 1.0, "ok": 20},
+            {"mode": "threadpool", "elapsed_s": 0.55, "speedup": 18.2, "ok": 20, "gil_contention": 0.01}]
+    (line,) = findings.io_findings(rows)
+    assert "threadpool" in line and "18.2x" in line and "0.55 s" in line
+
+
+def test_table_is_aligned_and_marks_noise_and_reasons() -> None:
+    rows = ROWS + [dict(_row("py", "threads", 2, 1.0), noisy=True),
+                   dict(_row("cy_prange", "seq", 2, 1.9), num_threads=2),
+                   dict(_row("x", "*", 0, 1.0), status="skipped", reason="not built")]
+    text = report.format_table(rows)
+    lines = text.splitlines()
+    assert lines[0].split()[:4] == ["kernel", "impl", "executor", "workers"]
+    assert len({line.index("primes") for line in lines[2:]}) == 1
+    assert " !" in text and "(omp 2)" in text and "skipped: not built" in text
+
+
+def test_json_schema_and_atomic_files(tmp_path: Path) -> None:
+    path = report.write_json(tmp_path / "sub" / "r.json", {"python_version": "3.11"}, ROWS)
+    doc = json.loads(path.read_text())
+    assert set(doc) >= {"env", "results"}
+    required = {"kernel", "impl", "executor", "workers", "tasks", "repeats", "wall_s", "wall_min_s",
+                "wall_max_s", "cpu_s", "speedup", "efficiency", "gil_contention", "verified"}
+    for row in doc["results"]:
+        assert required <= set(row)
+    assert doc["results"][0]["cpu_s"] is None  # NaN is written as null, never as NaN
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp file left behind
+    csv_path = report.write_csv(tmp_path / "r.csv", ROWS)
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    assert len(rows) == len(ROWS) and rows[1]["impl"] == "py" and float(rows[1]["speedup"]) == 0.96
