@@ -133,7 +133,7 @@ ENTRY = Kernel(
         Impl("cy_nogil", _CY, "count_primes", releases_gil=True,
              description="Cython, same C loop with the GIL released"),
         Impl("cy_prange", _CY, "count_primes_prange", releases_gil=True,
-             description="Cython, OpenMP prange (guided) inside each call",
+             description="Cython, OpenMP prange (dynamic chunks of 4) inside each call",
              inner_threads=True, needs_openmp=True),
     ),
     make_workload=make_workload,
