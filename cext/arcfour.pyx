@@ -85,8 +85,13 @@ def _byte_view(name, value):
         # memoryview.cast refuses shapes with a zero in them; there are no bytes anyway.
         return b""
     if view.c_contiguous:
-        # Reinterpret as unsigned bytes (no copy): any item format, any shape.
-        return view.cast("B") if view.ndim != 1 or view.format != "B" else view
+        if view.ndim == 1 and view.format == "B":
+            return view
+        try:
+            # Reinterpret as unsigned bytes (no copy): any item format, any shape.
+            return view.cast("B")
+        except (TypeError, ValueError):
+            pass  # a format cast() does not know: fall through to the copy
     # A strided view has gaps between its bytes; pack them in C order, as tobytes does.
     return view.tobytes()
 
@@ -143,5 +148,8 @@ def arcfour(key, data, loops=1) -> bytes:
 
 
 def arcfour_gil(key, data, loops=1) -> bytes:
-    """arcfour, running the same C helper while holding the GIL (for comparison)."""
+    """arcfour, running the same C helper while holding the GIL (for comparison).
+
+    No other Python thread runs, and Ctrl-C waits, until it returns: mind huge `loops`.
+    """
     return _run(key, data, loops, False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import ctypes
 import tracemalloc
 from types import ModuleType
 
@@ -125,6 +126,9 @@ BUFFERS = [
     np.asfortranarray(np.arange(12, dtype=np.int16).reshape(3, 4)),  # F order only
     np.arange(30, dtype=np.uint8).reshape(5, 6)[1:4, ::2],  # 2-D, strided
     np.array(1.5),  # 0-d: one 8-byte item
+    np.arange(5, dtype=">i4"),  # non-native byte order
+    np.zeros(2, dtype=[("a", "u1"), ("b", "<f8")]),  # structured items
+    (ctypes.c_int * 3)(1, 2, 3),  # ctypes array
     np.zeros((0, 3)),  # no bytes at all
 ]
 
