@@ -27,7 +27,7 @@ __all__ = [
     "is_prime_gil",
 ]
 
-#: Exclusive upper bound for n, start and stop (stop may equal it: [start, 2**64)).
+#: Exclusive upper bound for n; start and stop may equal it ([start, 2**64) is a range).
 N_LIMIT = 2**64
 
 # isqrt(n) for n < 2**64 is at most 2**32 - 1, whose square still fits in 64 bits.

@@ -17,7 +17,7 @@ from math import isqrt
 
 __all__ = ["N_LIMIT", "count_primes", "is_prime"]
 
-#: Exclusive upper bound for n, start and stop (stop may equal it: [start, 2**64)).
+#: Exclusive upper bound for n; start and stop may equal it ([start, 2**64) is a range).
 N_LIMIT = 2**64
 
 
