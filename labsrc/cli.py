@@ -149,7 +149,7 @@ def emit(rows: list[dict[str, Any]], io_rows: Sequence[dict[str, Any]], env: dic
             print(f"(omp N): {report.NOTES['num_threads']}", file=out)
     if io_rows:
         print(("\n" if rows else "") + report.format_table(io_rows, report.IO_COLUMNS), file=out)
-    lines = _findings.findings(rows, io_rows)
+    lines = _findings.findings(rows, io_rows, env)
     if lines:
         print("\nFindings:", file=out)
         for line in lines:
@@ -189,9 +189,10 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_cpu(args: argparse.Namespace) -> int:
     """Run the CPU matrix."""
+    env = env_info()  # before measuring: its load average is the other programs', not ours
     result = measure_cpu(args, quiet=args.quiet)
     rows = [c.as_dict() for c in result.cells]
-    emit(rows, (), env_info(), args)
+    emit(rows, (), env, args)
     return _status(result)
 
 
@@ -222,6 +223,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = Path(args.out) / stamp
     args.json, args.csv, args.plot = folder / "results.json", folder / "results.csv", folder
+    env = env_info()
     result = measure_cpu(args, quiet=args.quiet)
     rows = [c.as_dict() for c in result.cells]
     io_rows: list[dict[str, Any]] = []
@@ -236,7 +238,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except Exception as exc:  # the CPU results still stand; say plainly what broke
             io_failed = True
             print(f"gil-lab: the I/O comparison failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    emit(rows, io_rows, env_info(), args)
+    emit(rows, io_rows, env, args)
     if io_rows:
         report.write_csv(folder / "io.csv", io_rows, report.IO_FIELDS)
     print(f"\nwrote {folder}/ (results.json, results.csv, PNGs)")

@@ -161,15 +161,24 @@ def io_findings(rows: Sequence[Row]) -> list[str]:
     return out
 
 
+def machine_load(env: Mapping[str, Any]) -> list[str]:
+    """Say so when other work already competed for the CPUs before the run started."""
+    load, cpus = env.get("load_average"), env.get("cpu_count")
+    if not load or not cpus or load[0] < 0.5:
+        return []
+    return [f"Before the run the 1-minute load average was {load[0]:.1f} on {cpus} CPU(s): other programs "
+            "competed for the cores, so parallel speedups here are lower bounds."]
+
+
 CPU_RULES: tuple[Callable[[Sequence[Row]], list[str]], ...] = (
     threads_contrast, gil_held_c, processes, prange, throughput, problems,
 )
 
 
-def findings(rows: Iterable[Row], io_rows: Iterable[Row] = ()) -> list[str]:
-    """All findings for a run: CPU rules over `rows`, I/O rules over `io_rows`."""
+def findings(rows: Iterable[Row], io_rows: Iterable[Row] = (), env: Optional[Mapping[str, Any]] = None) -> list[str]:
+    """All findings for a run: CPU rules over `rows`, I/O rules over `io_rows`, load from `env`."""
     cpu = list(rows)
-    out: list[str] = []
+    out: list[str] = machine_load(env) if env and cpu else []
     for rule in CPU_RULES:
         out.extend(rule(cpu))
     out.extend(io_findings(list(io_rows)))

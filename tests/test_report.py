@@ -89,3 +89,10 @@ def test_json_schema_and_atomic_files(tmp_path: Path) -> None:
     csv_path = report.write_csv(tmp_path / "r.csv", ROWS)
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
     assert len(rows) == len(ROWS) and rows[1]["impl"] == "py" and float(rows[1]["speedup"]) == 0.96
+
+
+def test_load_finding_only_when_the_machine_was_busy() -> None:
+    busy = findings.findings(ROWS, env={"load_average": [2.4, 2.0, 1.0], "cpu_count": 2})
+    assert busy[0].startswith("Before the run the 1-minute load average was 2.4 on 2 CPU(s)")
+    idle = findings.findings(ROWS, env={"load_average": [0.1, 0.1, 0.1], "cpu_count": 2})
+    assert not any("load average" in line for line in idle)
