@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TextIO
 
@@ -145,6 +146,7 @@ def emit(rows: list[dict[str, Any]], io_rows: Sequence[dict[str, Any]], env: dic
     out = out or sys.stdout
     if rows:
         print(report.format_table(rows), file=out)
+        print(textwrap.fill(report.LEGEND, width=100), file=out)
         if any(r.get("num_threads") is not None for r in rows):
             print(f"(omp N): {report.NOTES['num_threads']}", file=out)
     if io_rows:

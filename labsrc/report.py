@@ -88,6 +88,13 @@ class Column:
     right: bool = True
 
 
+POOLS_STARTED = ("procs", "interp")  # whose start-up is worth a column (threads start in microseconds)
+
+LEGEND = ("speedup: vs the same implementation's seq/1 on the same tasks; work/s: throughput, compare "
+          "implementations by it; GIL: share of the cell the heartbeat waited for the GIL (0..1); "
+          "start-up: pool start, not in wall; !: max/min over repeats > 1.5")
+
+
 def _key(name: str, show: Callable[[Any], str] = str) -> Callable[[Row], str]:
     return lambda row: show(row.get(name))
 
@@ -100,6 +107,7 @@ CPU_COLUMNS: tuple[Column, ...] = (
     Column("wall", _key("wall_s", _seconds)),
     Column("min-max", _range),
     Column("cpu", _key("cpu_s", _seconds)),
+    Column("start-up", lambda r: _seconds(r.get("startup_s")) if r.get("executor") in POOLS_STARTED else "-"),
     Column("speedup", _key("speedup", _num(".2f"))),
     Column("eff", _key("efficiency", _num(".0%"))),
     Column("work/s", _key("throughput", _num(".3g"))),
