@@ -7,6 +7,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections import Counter
 from concurrent import futures
 from dataclasses import replace
@@ -54,12 +57,33 @@ def _stop_workers(executor: futures.ProcessPoolExecutor) -> list[int]:
     return list(processes)
 
 
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while the pool forks its workers, then raise it.
+
+    A KeyboardInterrupt raised inside an at-fork callback (logging registers one) is
+    printed as "Exception ignored" and lost, so the run would go on to the end.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def download_many(cc_list: list[str], run: Run) -> Counter[Status]:
     executor = futures.ProcessPoolExecutor(run.config.workers, mp_context=_context(),
                                            initializer=_init_worker, initargs=(run.config,))
     pending = sorted(cc_list)
     try:
-        to_do = {executor.submit(_download, cc): cc for cc in pending}
+        with _sigint_deferred():  # submit() starts the worker processes
+            to_do = {executor.submit(_download, cc): cc for cc in pending}
         for future in futures.as_completed(to_do):
             try:
                 outcome = future.result()
