@@ -164,7 +164,11 @@ def encode_gif(width: int, height: int, palette: list[tuple[int, int, int]], pix
     return header + bytes(table) + descriptor + bytes((bits,)) + bytes(blocks) + b"\x00;"
 
 
-@functools.lru_cache(maxsize=1024)
 def flag_gif(cc: str) -> bytes:
     """The GIF file for a country code (any case): deterministic, distinct per code."""
+    return _flag_gif(cc.upper())
+
+
+@functools.lru_cache(maxsize=1024)
+def _flag_gif(cc: str) -> bytes:
     return encode_gif(WIDTH, HEIGHT, PALETTE, flag_pixels(cc))
