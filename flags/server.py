@@ -137,8 +137,13 @@ async def _drop(request: web.Request, body: bytes, ctype: str) -> web.StreamResp
     return resp
 
 
+PLAN_KEY = web.AppKey("plan", FaultPlan)
+# RequestKey is recent (aiohttp 3.13?); plain string keys still work, with a warning.
+FAULT_KEY = web.RequestKey("fault", str) if hasattr(web, "RequestKey") else "fault"
+
+
 def make_app(config: ServerConfig) -> web.Application:
-    """The aiohttp application; `app["plan"]` holds the per-path request and fault counts."""
+    """The aiohttp application; `app[PLAN_KEY]` holds the per-path request and fault counts."""
     plan = FaultPlan(config)
     codes_txt = _country_codes(config)
     if config.directory is None:  # draw every flag now, not while a request waits
@@ -166,7 +171,7 @@ def make_app(config: ServerConfig) -> web.Application:
             raise
         finally:
             log.debug("%s %s %s %.3fs %s", request.method, request.path, status,
-                      time.perf_counter() - t0, request.get("fault") or "")
+                      time.perf_counter() - t0, request.get(FAULT_KEY) or "")
 
     async def codes(request: web.Request) -> web.StreamResponse:
         return web.Response(body=codes_txt, content_type="text/plain")
@@ -174,7 +179,7 @@ def make_app(config: ServerConfig) -> web.Application:
     async def flag_file(request: web.Request) -> web.StreamResponse:
         cc, name = request.match_info["cc"], request.match_info["name"]
         delay, fault = plan.draw(request.path)
-        request["fault"] = fault
+        request[FAULT_KEY] = fault or ""
         if delay:
             await asyncio.sleep(delay)
         if fault == "error":
@@ -191,7 +196,7 @@ def make_app(config: ServerConfig) -> web.Application:
         return web.Response(body=body, content_type=ctype)
 
     app = web.Application(middlewares=[log_requests])
-    app["plan"] = plan
+    app[PLAN_KEY] = plan
     # GET routes answer HEAD too; any other method is a 405, any other path a 404. The
     # patterns only match [a-z]{2} and a single path segment, so '..' (decoded or not) never
     # reaches the file system.
@@ -232,7 +237,7 @@ class ServerThread:
     @property
     def plan(self) -> FaultPlan:
         assert self._runner is not None
-        return self._runner.app["plan"]
+        return self._runner.app[PLAN_KEY]
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
