@@ -77,7 +77,7 @@ def test_exact_accounting_under_every_fault(mode, client, tmp_path):
     assert want[Status.ERROR] >= 3 and want[Status.OK] >= 3  # the seed really mixes them
     (tmp_path / "cn.gif").write_bytes(b"precious")  # an existing file is never damaged
     with ServerThread(FAULTY) as srv:
-        result = download(srv.url, tmp_path, mode, client, timeout=0.5)
+        result = download(srv.url, tmp_path, mode, client, timeout=1.5)
         faults = srv.plan.faults
     assert result.counter == want
     assert sum(result.counter.values()) == len(CODES)
