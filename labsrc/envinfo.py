@@ -10,6 +10,8 @@ import sysconfig
 from importlib import metadata
 from typing import Any
 
+from labsrc.allocator import pin_allocator
+
 
 def _version(dist: str) -> str | None:
     try:
@@ -48,6 +50,7 @@ def env_info() -> dict[str, Any]:
         "gilknocker_version": _version("gilknocker"),
         "clock": CLOCK_INFO,
         "process_start_method": process_context().get_start_method(),
+        "allocator_pinned": pin_allocator(),
     }
     try:
         from cext import build_info

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
+from labsrc.allocator import pin_allocator
 from labsrc.kernels.catalog import TaskArgs, resolve
 
 clock = time.perf_counter
@@ -108,6 +109,7 @@ def _init_worker(ref: TaskRef) -> None:
     # The parent handles Ctrl-C and terminates us; tracebacks from every worker would only
     # bury its message. Resolving now moves the imports into the start-up time.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_allocator()  # same allocator rules as the parent (see labsrc.allocator)
     _function(ref)
 
 
@@ -235,16 +237,22 @@ class ProcsExecutor(Executor):
     def _start(self, ref: TaskRef) -> None:
         self._pool = self._make_pool(ref)
         # Submitted together, these start every worker before the first result comes back.
-        self._gather([self._pool.submit(_ready) for _ in range(self.workers)])
+        self._map(_ready, [() for _ in range(self.workers)])
 
-    def _gather(self, futures: list[cf.Future[Any]]) -> list[Any]:
+    def _map(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Submit every call, then collect results in order; a dead worker -> WorkerCrashed.
+
+        A worker that dies early breaks the pool while later calls are still being
+        submitted, so submit() can raise too, not only result().
+        """
         try:
+            futures = [self._pool.submit(fn, *args) for args in calls]
             return [f.result() for f in futures]
         except cf.process.BrokenProcessPool as exc:
             raise WorkerCrashed(f"a worker process died ({exc})") from exc
 
     def run(self, ref: TaskRef, tasks: Sequence[TaskArgs]) -> RunOutput:
-        out = self._gather([self._pool.submit(call_remote, ref, args) for args in tasks])
+        out = self._map(call_remote, [(ref, args) for args in tasks])
         spans = [Span(start, end, pid) for _, start, end, pid, _ in out]
         return RunOutput([o[0] for o in out], spans, sum(o[4] for o in out))
 

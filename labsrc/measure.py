@@ -10,8 +10,11 @@ Rules, applied here once:
 - CPU seconds = RUSAGE_SELF + RUSAGE_CHILDREN deltas of the parent, plus what live pool
   workers report per task (they are not in RUSAGE_CHILDREN until they exit);
 - every result of every run (warm-up included) goes through the catalog's verifier,
-  after the timed runs so that checking costs neither wall time nor probe contention;
-- a GilProbe (and optionally gilknocker) runs around the timed runs of every cell;
+  right after its run and outside the timing, so checking costs neither wall time nor
+  probe contention, and results are dropped once checked (memory stays bounded);
+- a GilProbe (and optionally gilknocker) runs around each timed run of every cell;
+- freed memory stays in the process (labsrc.allocator), so no repeat pays page faults
+  that another repeat, thread or executor would not;
 - prange implementations (`inner_threads`) get `num_threads=workers` under `seq` (one
   call, N OpenMP threads) and `num_threads=1` inside pools, so the number of busy
   threads always equals `workers`.
@@ -20,11 +23,13 @@ Rules, applied here once:
 from __future__ import annotations
 
 import math
+import pickle
 import resource
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+from labsrc.allocator import pin_allocator
 from labsrc.executors import (
     ExecutorUnavailable,
     RunOutput,
@@ -35,7 +40,7 @@ from labsrc.executors import (
     make_executor,
 )
 from labsrc.kernels.catalog import Impl, ImplUnavailable, Kernel, TaskArgs, VerificationError
-from labsrc.probe import EMPTY_STATS, GilProbe, KnockerProbe, ProbeStats
+from labsrc.probe import EMPTY_STATS, GilProbe, KnockerProbe, combined_stats
 
 SPREAD_LIMIT = 1.5  # max/min above this flags a cell as noisy
 TARGET_S = 0.2  # the least sequential work per calibrated workload
@@ -82,6 +87,7 @@ class Cell:
     gil_p50_late_ms: float = math.nan
     gil_p99_late_ms: float = math.nan
     gilknocker: Optional[float] = None
+    ipc_bytes: Optional[int] = None  # pickled args + result of one task (process pools only)
     verified: bool = False
     walls: list[float] = field(default_factory=list)
     spans: list[tuple[float, float, int]] = field(default_factory=list)
@@ -139,12 +145,47 @@ def _usage_s() -> float:
     return total
 
 
+def _ipc_bytes(args: TaskArgs, result: Any) -> int:
+    """What one task costs to ship to a worker process and back, as pickled bytes."""
+    return len(pickle.dumps(args)) + len(pickle.dumps(result))
+
+
 def _verify_all(kernel: Kernel, tasks: Sequence[TaskArgs], outputs: Iterable[RunOutput]) -> None:
     for out in outputs:
         if len(out.results) != len(tasks):
             raise VerificationError(f"{len(out.results)} results for {len(tasks)} tasks")
         for args, result in zip(tasks, out.results):
             kernel.verify(args, result)
+
+
+@dataclass
+class _TimedRun:
+    output: RunOutput
+    wall_s: float
+    cpu_s: float
+    probe: Optional[GilProbe]
+    knock: Optional[float]
+
+
+def _timed_run(ex: Any, ref: TaskRef, work: Sequence[TaskArgs], opts: Options) -> _TimedRun:
+    """One timed run, probed by its own heartbeat (and gilknocker) for exactly its length."""
+    probe = GilProbe() if opts.probe else None
+    knocker = KnockerProbe() if opts.knocker else None
+    if knocker:
+        knocker.__enter__()
+    if probe:
+        probe.start()
+    try:
+        cpu0, t0 = _usage_s(), clock()
+        out = ex.run(ref, work)
+        wall = clock() - t0
+        cpu = _usage_s() - cpu0 + out.worker_cpu_s
+    finally:
+        if probe:
+            probe.stop()
+        if knocker:
+            knocker.__exit__(None, None, None)
+    return _TimedRun(out, wall, cpu, probe, knocker.contention if knocker else None)
 
 
 def measure_cell(
@@ -160,37 +201,22 @@ def measure_cell(
     if not ok:
         cell.status, cell.reason = "unavailable", reason
         return cell
-    outputs: list[RunOutput] = []
-    walls: list[float] = []
-    cpus: list[float] = []
-    stats: ProbeStats = EMPTY_STATS
+    runs: list[_TimedRun] = []
     try:
         with make_executor(executor, workers) as ex:
             ex.open(ref)
             cell.startup_s = ex.startup_s
             if opts.warmup:
-                outputs.append(ex.run(ref, work))
-            probe = GilProbe() if opts.probe else None
-            knocker = KnockerProbe() if opts.knocker else None
-            if knocker:
-                knocker.__enter__()
-            if probe:
-                probe.start()
-            try:
-                for _ in range(opts.repeats):
-                    cpu0, t0 = _usage_s(), clock()
-                    out = ex.run(ref, work)
-                    walls.append(clock() - t0)
-                    cpus.append(_usage_s() - cpu0 + out.worker_cpu_s)
-                    outputs.append(out)
-            finally:
-                if probe:
-                    probe.stop()
-                    stats = probe.stats()
-                if knocker:
-                    knocker.__exit__(None, None, None)
-                    cell.gilknocker = knocker.contention
-        _verify_all(kernel, work, outputs)
+                _verify_all(kernel, work, [ex.run(ref, work)])
+            for _ in range(opts.repeats):
+                run = _timed_run(ex, ref, work, opts)
+                # Check now and keep only the spans: holding every run's results would make
+                # each run allocate fresh memory, and page faults would be measured as work.
+                _verify_all(kernel, work, [run.output])
+                if not ex.in_process and cell.ipc_bytes is None:
+                    cell.ipc_bytes = _ipc_bytes(work[0], run.output.results[0])
+                run.output = RunOutput([], run.output.spans, run.output.worker_cpu_s)
+                runs.append(run)
     except VerificationError as exc:
         cell.status, cell.reason = "failed", f"WRONG ANSWER: {exc}"
         return cell
@@ -203,19 +229,24 @@ def measure_cell(
     except Exception as exc:  # a task raised: report it as the cell's failure, keep going
         cell.status, cell.reason = "failed", f"{type(exc).__name__}: {exc}"
         return cell
+    walls = [r.wall_s for r in runs]
+    probes = [r.probe for r in runs if r.probe is not None]
+    knocks = [(r.knock, r.wall_s) for r in runs if r.knock is not None]
     cell.verified = True
     cell.walls = walls
     cell.wall_s = statistics.median(walls)
     cell.wall_min_s, cell.wall_max_s = min(walls), max(walls)
-    cell.cpu_s = statistics.median(cpus)
+    cell.cpu_s = statistics.median(r.cpu_s for r in runs)
     cell.noisy = cell.wall_max_s > SPREAD_LIMIT * cell.wall_min_s
     cell.throughput = len(work) * scale / cell.wall_s if cell.wall_s > 0 else math.inf
+    stats = combined_stats(probes) if probes else EMPTY_STATS
+    if knocks:
+        cell.gilknocker = sum(k * w for k, w in knocks) / sum(w for _, w in knocks)
     cell.gil_contention = stats.contention
     cell.gil_p50_late_ms = stats.p50_late_s * 1e3
     cell.gil_p99_late_ms = stats.p99_late_s * 1e3
     # Spans of the run closest to the median, relative to that run's first start.
-    timed = outputs[-len(walls):]
-    median_run = timed[min(range(len(walls)), key=lambda i: abs(walls[i] - cell.wall_s))]
+    median_run = min(runs, key=lambda r: abs(r.wall_s - cell.wall_s)).output
     origin = min(s.start for s in median_run.spans) if median_run.spans else 0.0
     cell.spans = [(s.start - origin, s.end - origin, s.worker) for s in median_run.spans]
     return cell
@@ -276,6 +307,7 @@ def run_matrix(
     flight is dropped (its pool is terminated by the executor), the rest is returned with
     `interrupted=True`.
     """
+    pin_allocator()
     result = MatrixResult([])
     notify = on_cell or (lambda cell: None)
     try:

@@ -144,21 +144,32 @@ class GilProbe:
     ) -> None:
         self.stop()
 
+    @property
+    def lifetime(self) -> float:
+        """Seconds between start() and stop()."""
+        return max(self._stopped - self._started, 0.0)
+
     def stats(self) -> ProbeStats:
         """Summary of the beats recorded so far (call after the probe stopped)."""
-        values = sorted(self._late)
-        lifetime = max(self._stopped - self._started, 1e-12)
-        if not values:
-            return EMPTY_STATS
-        floor = self.floor
-        contention = min(1.0, sum(v - floor for v in values if v > floor) / lifetime)
-        return ProbeStats(
-            samples=len(values),
-            p50_late_s=_quantile(values, 0.50),
-            p99_late_s=_quantile(values, 0.99),
-            max_late_s=values[-1],
-            contention=contention,
-        )
+        return combined_stats([self])
+
+
+def combined_stats(probes: "list[GilProbe]") -> ProbeStats:
+    """One summary over several stopped probes, as if they were one probe whose lifetime
+    is the sum of theirs (the harness probes each timed run, not the checks in between)."""
+    values = sorted(v for probe in probes for v in probe._late)
+    lifetime = max(sum(probe.lifetime for probe in probes), 1e-12)
+    if not values:
+        return EMPTY_STATS
+    floor = probes[0].floor
+    contention = min(1.0, sum(v - floor for v in values if v > floor) / lifetime)
+    return ProbeStats(
+        samples=len(values),
+        p50_late_s=_quantile(values, 0.50),
+        p99_late_s=_quantile(values, 0.99),
+        max_late_s=values[-1],
+        contention=contention,
+    )
 
 
 def knocker_available() -> bool:
