@@ -17,6 +17,8 @@ NO_GAIN = 1.15  # a speedup at or below this is "no real gain"
 REAL_GAIN = 1.5  # a speedup at or above this is "ran in parallel"
 HIGH_GIL = 0.5  # probe contention at or above: the heartbeat mostly waited for the GIL
 LOW_GIL = 0.2  # at or below: the GIL was mostly free
+SHIPPED_BYTES = 1_000_000  # per-task pickled payload worth naming as a process-pool cost
+SHIP_GAP = 1.2  # threads at least this many times faster than processes: shipping shows
 
 
 def _ok(row: Row) -> bool:
@@ -92,6 +94,23 @@ def processes(rows: Sequence[Row]) -> list[str]:
         if threads is not None and procs["speedup"] >= REAL_GAIN and threads["speedup"] <= NO_GAIN:
             text += f", where threads managed {threads['speedup']:.2f}x: each process has its own GIL"
         out.append(text + ".")
+    return out
+
+
+def shipping(rows: Sequence[Row]) -> list[str]:
+    """Processes well behind threads for a GIL-free implementation, with the bytes shipped."""
+    out = []
+    for r in rows:
+        if not (_ok(r) and r["executor"] == "procs" and r["workers"] >= 2 and r.get("ipc_bytes")):
+            continue
+        threads = next((t for t in rows if _ok(t) and t["executor"] == "threads" and t["kernel"] == r["kernel"]
+                        and t["impl"] == r["impl"] and t["workers"] == r["workers"]), None)
+        if threads is None or r["ipc_bytes"] < SHIPPED_BYTES or threads["speedup"] < SHIP_GAP * r["speedup"]:
+            continue
+        out.append(f"{r['kernel']}: {r['impl']} in {r['workers']} processes ran at {r['speedup']:.2f}x against "
+                   f"{threads['speedup']:.2f}x in {threads['workers']} threads: each task pickles "
+                   f"{r['ipc_bytes'] / 1e6:.1f} MB of arguments and result between processes, "
+                   "which threads share for free.")
     return out
 
 
@@ -171,7 +190,7 @@ def machine_load(env: Mapping[str, Any]) -> list[str]:
 
 
 CPU_RULES: tuple[Callable[[Sequence[Row]], list[str]], ...] = (
-    threads_contrast, gil_held_c, processes, prange, throughput, problems,
+    threads_contrast, gil_held_c, processes, shipping, prange, throughput, problems,
 )
 
 

@@ -50,6 +50,17 @@ def test_no_interpretation_the_numbers_do_not_support() -> None:
     assert "serialised" not in text and "releasing the GIL" not in text
 
 
+def test_shipping_cost_is_named_only_when_processes_trail_threads() -> None:
+    rows = [_row("cy_nogil", "threads", 2, 1.9), _row("cy_nogil", "procs", 2, 0.7, ipc_bytes=28_400_000),
+            _row("cy_gil", "threads", 2, 0.9), _row("cy_gil", "procs", 2, 1.8, ipc_bytes=28_400_000)]
+    text = "\n".join(findings.shipping(rows))
+    assert "cy_nogil in 2 processes ran at 0.70x against 1.90x in 2 threads" in text
+    assert "28.4 MB" in text
+    assert "cy_gil" not in text  # processes beat threads there: nothing to explain
+    small = [_row("cy_nogil", "threads", 2, 1.9), _row("cy_nogil", "procs", 2, 0.7, ipc_bytes=2_000)]
+    assert findings.shipping(small) == []
+
+
 def test_no_findings_without_rows_and_problems_are_said() -> None:
     assert findings.findings([]) == []
     bad = [dict(_row("py", "threads", 2, 1.0), status="failed", reason="WRONG ANSWER: x"),
