@@ -5,6 +5,8 @@
   threads executor: <= 50 us).
 - Probe overhead: the same sequential cell with and without the GIL heartbeat,
   interleaved so that machine load hits both alike (target: < 3%).
+- Kernel goals (labsrc.targets): the cells the lab's speed goals name, measured in one
+  run, each with its figure and a met/MISSED verdict.
 Figures are printed, never asserted: benchmarks are not tests.
 """
 
@@ -16,7 +18,8 @@ from typing import Optional, TextIO
 
 from labsrc.envinfo import cpu_count
 from labsrc.kernels.catalog import Kernel, get_kernel
-from labsrc.measure import Options, calibrate, measure_cell
+from labsrc.measure import TARGET_S, Options, Planned, calibrate, measure_cell, plan, run_matrix
+from labsrc.targets import GOALS, evaluate, format_verdicts
 
 
 def overhead_per_task(executor: str, workers: int, tasks: int, repeats: int) -> float:
@@ -62,8 +65,34 @@ def probe_overhead(kernel: Kernel, impl: str, rounds: int, target_s: float = 0.3
     return a, b, b / a - 1, min(on) / min(off) - 1
 
 
-def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None) -> dict[str, float]:
-    """Print and return the figures."""
+def goal_plan(workers: int = 2) -> list[Planned]:
+    """Exactly the cells the goals need (each implementation's seq/1 baseline comes with it)."""
+    from labsrc.kernels.catalog import kernels
+
+    planned: list[Planned] = []
+    for kernel in kernels():
+        for impl in kernel.impl_names:
+            executors = sorted({g.executor for g in GOALS if g.impl == impl and g.kernel in ("*", kernel.name)})
+            if executors or impl == "py":  # py's seq/1 is the throughput baseline
+                planned += plan([kernel], [impl], executors or ["seq"], [workers])
+    return planned
+
+
+def run_goals(repeats: int, out: TextIO) -> None:
+    """Measure the goal cells in one run and print the verdicts."""
+    workers = 2
+    opts = Options(repeats=repeats, tasks=8, target_s=TARGET_S * workers)
+    print(f"kernel goals ({workers} workers, median of {repeats}, calibrated work; this may take a "
+          "minute or two):", file=out, flush=True)
+    result = run_matrix(goal_plan(workers), opts)
+    print(format_verdicts(evaluate(result.cells)), file=out)
+    for cell in result.failed:
+        print(f"FAILED {cell.kernel}/{cell.impl}/{cell.executor}: {cell.reason}", file=out)
+
+
+def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None,
+              goals: bool = True) -> dict[str, float]:
+    """Print and return the figures (the kernel goals are printed only)."""
     out = out or sys.stdout
     figures: dict[str, float] = {}
     workers = cpu_count()
@@ -80,4 +109,6 @@ def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None)
         figures[f"probe_{kernel.name}_{impl}_min_pct"] = rel_min * 100
         print(f"  {kernel.name}/{impl:<10} median without {a * 1e3:7.1f} ms, with {b * 1e3:7.1f} ms: "
               f"{rel:+.1%}; minima: {rel_min:+.1%} (target < 3%)", file=out)
+    if goals:
+        run_goals(repeats, out)
     return figures

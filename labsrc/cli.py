@@ -259,10 +259,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Harness overhead per task and GIL-probe overhead."""
+    """Harness overhead per task, GIL-probe overhead and the kernels' speed goals."""
     from labsrc.bench import run_bench
 
-    run_bench(tasks=args.tasks, repeats=args.repeat or 5)
+    if args.tasks < 1 or (args.repeat is not None and args.repeat < 1):
+        raise UsageError("--tasks and --repeat must be >= 1")
+    run_bench(tasks=args.tasks, repeats=args.repeat or 5, goals=not args.no_goals)
     return EXIT_OK
 
 
@@ -308,9 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("which", choices=("map", "spinner"))
     p.add_argument("--scale", type=float, default=1.0, help="map: multiply the sleeps")
     p.add_argument("--seconds", type=float, default=1.5, help="spinner: seconds of work per kernel")
-    p = sub.add_parser("bench", help="harness and probe overhead")
-    p.add_argument("--tasks", type=int, default=2000)
-    p.add_argument("--repeat", type=int)
+    p = sub.add_parser("bench", help="harness and probe overhead, then the kernels' speed goals")
+    p.add_argument("--tasks", type=int, default=2000, help="no-op tasks for the overhead figure")
+    p.add_argument("--repeat", type=int, help="timed runs per figure (default 5)")
+    p.add_argument("--no-goals", action="store_true", help="skip the kernel goals")
     return parser
 
 
