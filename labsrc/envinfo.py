@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 import sysconfig
+import time
 from importlib import metadata
 from typing import Any
 
@@ -28,6 +29,31 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def busy_cpus(window_s: float = 0.25) -> float | None:
+    """CPUs busy with other work right now: non-idle jiffies over a short window (Linux).
+
+    The load average is a minute-long memory (it still counts the lab's own previous run);
+    this sample says what the cores are doing as the run starts. None where /proc/stat is
+    missing.
+    """
+    def sample() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as fh:
+                fields = [int(x) for x in fh.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    first = sample()
+    time.sleep(window_s)
+    second = sample()
+    if first is None or second is None or second[0] <= first[0]:
+        return None
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return (os.cpu_count() or 1) * (total - idle) / total
+
+
 def env_info() -> dict[str, Any]:
     """Everything a reader needs to interpret the numbers, as plain JSON-able values."""
     from labsrc.executors import CLOCK_INFO, process_context
@@ -45,6 +71,7 @@ def env_info() -> dict[str, Any]:
         "cpu_count": cpu_count(),
         "cpu_count_os": os.cpu_count(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "busy_cpus_at_start": busy_cpus(),
         "numpy_version": _version("numpy"),
         "cython_version_installed": _version("Cython"),
         "gilknocker_version": _version("gilknocker"),

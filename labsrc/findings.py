@@ -17,6 +17,7 @@ NO_GAIN = 1.15  # a speedup at or below this is "no real gain"
 REAL_GAIN = 1.5  # a speedup at or above this is "ran in parallel"
 HIGH_GIL = 0.5  # probe contention at or above: the heartbeat mostly waited for the GIL
 LOW_GIL = 0.2  # at or below: the GIL was mostly free
+BUSY_CPUS = 0.3  # CPUs busy with other work at the start worth a warning
 SHIPPED_BYTES = 1_000_000  # per-task pickled payload worth naming as a process-pool cost
 SHIP_GAP = 1.2  # threads at least this many times faster than processes: shipping shows
 
@@ -181,8 +182,19 @@ def io_findings(rows: Sequence[Row]) -> list[str]:
 
 
 def machine_load(env: Mapping[str, Any]) -> list[str]:
-    """Say so when other work already competed for the CPUs before the run started."""
-    load, cpus = env.get("load_average"), env.get("cpu_count")
+    """Say so when other work already kept CPUs busy as the run started.
+
+    Uses the short sample `busy_cpus_at_start` where the environment has one (the load
+    average also remembers the minute before, including the lab's own previous run).
+    """
+    cpus = env.get("cpu_count")
+    busy = env.get("busy_cpus_at_start")
+    if cpus and isinstance(busy, (int, float)):
+        if busy < BUSY_CPUS:
+            return []
+        return [f"As the run started, other programs kept {busy:.1f} of {cpus} CPU(s) busy: "
+                "parallel speedups here are lower bounds."]
+    load = env.get("load_average")
     if not load or not cpus or load[0] < 0.5:
         return []
     return [f"Before the run the 1-minute load average was {load[0]:.1f} on {cpus} CPU(s): other programs "

@@ -107,3 +107,18 @@ def test_load_finding_only_when_the_machine_was_busy() -> None:
     assert busy[0].startswith("Before the run the 1-minute load average was 2.4 on 2 CPU(s)")
     idle = findings.findings(ROWS, env={"load_average": [0.1, 0.1, 0.1], "cpu_count": 2})
     assert not any("load average" in line for line in idle)
+
+
+def test_busy_cpus_sample_wins_over_the_load_average() -> None:
+    # The load average still remembers the lab's own previous run; the short sample does not.
+    env = {"load_average": [1.8, 1.0, 0.5], "cpu_count": 2, "busy_cpus_at_start": 0.05}
+    assert not any("busy" in line or "load average" in line for line in findings.findings(ROWS, env=env))
+    env["busy_cpus_at_start"] = 1.2
+    assert findings.findings(ROWS, env=env)[0].startswith("As the run started, other programs kept 1.2 of 2")
+
+
+def test_busy_cpus_is_a_fraction_of_the_machine() -> None:
+    from labsrc.envinfo import busy_cpus
+
+    busy = busy_cpus(0.05)
+    assert busy is None or 0.0 <= busy <= (__import__("os").cpu_count() or 1)
