@@ -29,7 +29,7 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flags", description="Download flags for country codes (Fluent Python's flags2).",
-        epilog="Servers LOCAL, DELAY (0.5 s per request) and ERROR (0.5 s, 25%% errors) are "
+        epilog="Servers LOCAL, DELAY (0.5 s per request) and ERROR (0.5 s, 25% errors) are "
                "started on a free loopback port for the run; REMOTE is the book's site.")
     p.add_argument("cc", metavar="CC", nargs="*",
                    help="country code or 1st letter (eg. B for BA...BZ); default: 20 most populous")
