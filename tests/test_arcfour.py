@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twins import import_twin, main_thread_freeze, twin_params
+from twins import best_freeze, import_twin, twin_params
 
 
 @pytest.fixture(scope="module", params=twin_params("arcfour"))
@@ -209,22 +209,12 @@ def test_bad_input(twin: ModuleType, args: tuple, error: type, message: str) -> 
 
 # ~10**8 key-schedule steps: ~0.2-0.4 s in C, long next to timeslices and the switch interval.
 SLOW_LOOPS = 400_000
-
-
-def _freeze(fn, releases: bool, attempts: int = 3) -> float:  # type: ignore[no-untyped-def]
-    """Best of a few measurements (see tests/test_primes.py: retrying cannot hide a bug)."""
-    freezes = []
-    for _ in range(attempts):
-        freeze, _window = main_thread_freeze(fn, b"slow key", b"some data", SLOW_LOOPS)
-        freezes.append(freeze)
-        if (freeze < 0.5) if releases else (freeze > 0.8):
-            break
-    return min(freezes) if releases else max(freezes)
+SLOW_ARGS = (b"slow key", b"some data", SLOW_LOOPS)
 
 
 def test_arcfour_releases_the_gil(cy: ModuleType) -> None:
-    assert _freeze(cy.arcfour, releases=True) < 0.5
+    assert best_freeze(cy.arcfour, *SLOW_ARGS, releases=True) < 0.5
 
 
 def test_arcfour_gil_holds_the_gil(cy: ModuleType) -> None:
-    assert _freeze(cy.arcfour_gil, releases=False) > 0.8
+    assert best_freeze(cy.arcfour_gil, *SLOW_ARGS, releases=False) > 0.8

@@ -16,7 +16,7 @@ from labsrc.kernels import get_kernel
 from labsrc.kernels import mandelbrot as py
 from labsrc.kernels import mandelbrot_numpy
 from labsrc.kernels.catalog import VerificationError
-from twins import import_twin, main_thread_freeze, twin_params
+from twins import best_freeze, import_twin, twin_params
 
 
 @pytest.fixture(scope="module", params=twin_params("mandelbrot"))
@@ -227,21 +227,6 @@ def test_prange_bad_thread_counts(cy: ModuleType, threads: object, error: type[E
 # About 0.15-0.3 s of single-threaded C here: far longer than the 5 ms switch interval,
 # so the freeze fraction lands near 0 or near 1, never in between.
 SLOW_IMAGE = (1000, 750, 1000)
-
-
-def best_freeze(fn: Callable[..., Any], *args: Any, releases: bool, attempts: int = 3) -> float:
-    """Best of a few measurements, so a loaded machine cannot fail the test by chance.
-
-    Retrying hides no bug: a call that holds the GIL freezes the main thread every
-    time, one that releases it leaves the main thread free whenever the OS lets it run.
-    """
-    freezes = []
-    for _ in range(attempts):
-        freeze, _window = main_thread_freeze(fn, *args)
-        freezes.append(freeze)
-        if (freeze < 0.5) if releases else (freeze > 0.8):
-            break
-    return min(freezes) if releases else max(freezes)
 
 
 def test_mandelbrot_releases_the_gil(cy: ModuleType) -> None:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labsrc.kernels.entries.primes import count_primes_reference, is_prime_reference
-from twins import import_twin, main_thread_freeze, twin_params
+from twins import best_freeze, import_twin, twin_params
 
 TWO_64 = 2**64
 
@@ -229,38 +229,22 @@ SLOW_PRIME = 40000000000000063  # ~10**8 divisions
 SLOW_RANGE = (10**14, 10**14 + 400)  # ~12 primes of ~5 * 10**6 divisions each
 
 
-def _freeze(fn, *args, releases: bool, attempts: int = 3) -> float:  # type: ignore[no-untyped-def]
-    """Best of a few measurements, so a loaded machine cannot fail the test by chance.
-
-    Retrying cannot hide a wrong answer: a call that holds the GIL freezes the main thread
-    every time (it cannot run Python without the GIL), and one that releases it leaves the
-    main thread free every time the OS gives it a core.
-    """
-    freezes = []
-    for _ in range(attempts):
-        freeze, _window = main_thread_freeze(fn, *args)
-        freezes.append(freeze)
-        if (freeze < 0.5) if releases else (freeze > 0.8):
-            break
-    return min(freezes) if releases else max(freezes)
-
-
 def test_is_prime_releases_the_gil(cy: ModuleType) -> None:
-    assert _freeze(cy.is_prime, SLOW_PRIME, releases=True) < 0.5
+    assert best_freeze(cy.is_prime, SLOW_PRIME, releases=True) < 0.5
 
 
 def test_is_prime_gil_holds_the_gil(cy: ModuleType) -> None:
-    assert _freeze(cy.is_prime_gil, SLOW_PRIME, releases=False) > 0.8
+    assert best_freeze(cy.is_prime_gil, SLOW_PRIME, releases=False) > 0.8
 
 
 def test_count_primes_releases_the_gil(cy: ModuleType) -> None:
-    assert _freeze(cy.count_primes, *SLOW_RANGE, releases=True) < 0.5
+    assert best_freeze(cy.count_primes, *SLOW_RANGE, releases=True) < 0.5
 
 
 def test_count_primes_gil_holds_the_gil(cy: ModuleType) -> None:
-    assert _freeze(cy.count_primes_gil, *SLOW_RANGE, releases=False) > 0.8
+    assert best_freeze(cy.count_primes_gil, *SLOW_RANGE, releases=False) > 0.8
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_count_primes_prange_releases_the_gil(cy: ModuleType, threads: int) -> None:
-    assert _freeze(cy.count_primes_prange, *SLOW_RANGE, threads, releases=True) < 0.5
+    assert best_freeze(cy.count_primes_prange, *SLOW_RANGE, threads, releases=True) < 0.5

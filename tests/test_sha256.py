@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from labsrc.kernels import get_kernel
 from labsrc.kernels.catalog import VerificationError
 from labsrc.kernels.sha256_hashlib import sha256 as hashlib_peer
-from twins import import_twin, main_thread_freeze, twin_params
+from twins import best_freeze, import_twin, twin_params
 
 
 @pytest.fixture(scope="module", params=twin_params("sha256"))
@@ -173,21 +173,6 @@ SLOW_LENGTH = 48 << 20
 @pytest.fixture(scope="module")
 def slow_data() -> bytes:
     return bytes(SLOW_LENGTH)
-
-
-def best_freeze(fn: Callable[..., Any], *args: Any, releases: bool, attempts: int = 3) -> float:
-    """Best of a few measurements, so a loaded machine cannot fail the test by chance.
-
-    Retrying hides no bug: a call that holds the GIL freezes the main thread every
-    time, one that releases it leaves the main thread free whenever the OS lets it run.
-    """
-    freezes = []
-    for _ in range(attempts):
-        freeze, _window = main_thread_freeze(fn, *args)
-        freezes.append(freeze)
-        if (freeze < 0.5) if releases else (freeze > 0.8):
-            break
-    return min(freezes) if releases else max(freezes)
 
 
 def test_sha256_releases_the_gil(cy: ModuleType, slow_data: bytes) -> None:
