@@ -136,6 +136,8 @@ def _range_to_c(start, stop):
     end = _checked("stop", stop, stop_inclusive=True)
     if first > end:
         raise ValueError(f"start must be <= stop, got start={first} > stop={end}")
+    if first >= end:  # empty, even at start == stop == 2**64, which uint64_t cannot hold
+        return 2, 0
     first = max(first, 2)
     return first, max(end - first, 0)
 

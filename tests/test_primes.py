@@ -112,6 +112,7 @@ def test_counts(twin: ModuleType) -> None:
     assert twin.count_primes(100000000003, 100000000211) == 12  # a workload task
     # The top of the range: stop = 2**64 itself (both numbers here are composite).
     assert twin.count_primes(TWO_64 - 2, TWO_64) == 0
+    assert twin.count_primes(TWO_64, TWO_64) == 0  # empty at the very top: allowed, not overflow
 
 
 def test_numpy_integers_count_as_ints(twin: ModuleType) -> None:
