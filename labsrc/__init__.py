@@ -3,7 +3,10 @@
 The few names most users need are re-exported here, lazily, so that importing
 `labsrc.kernels` in a worker process does not drag in the harness (or matplotlib):
 
-    from labsrc import GilProbe, run_matrix, plan, Options, kernels
+    from labsrc import GilProbe, run_matrix, plan, Options, list_kernels
+
+(`list_kernels` and `make_findings` are `labsrc.kernels.catalog.kernels` and
+`labsrc.findings.findings` under names that cannot collide with those modules.)
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
+# name -> module, or (module, attribute) where the attribute's own name would shadow a module.
+_EXPORTS: dict[str, str | tuple[str, str]] = {
     "GilProbe": "labsrc.probe",
     "ProbeStats": "labsrc.probe",
     "Options": "labsrc.measure",
@@ -22,9 +26,9 @@ _EXPORTS = {
     "run_matrix": "labsrc.measure",
     "make_executor": "labsrc.executors",
     "TaskRef": "labsrc.executors",
-    "findings": "labsrc.findings",
+    "make_findings": ("labsrc.findings", "findings"),
     "env_info": "labsrc.envinfo",
-    "kernels": "labsrc.kernels.catalog",
+    "list_kernels": ("labsrc.kernels.catalog", "kernels"),
     "get_kernel": "labsrc.kernels.catalog",
 }
 
@@ -33,5 +37,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        where = _EXPORTS[name]
+        module, attr = where if isinstance(where, tuple) else (where, name)
+        return getattr(import_module(module), attr)
     raise AttributeError(f"module 'labsrc' has no attribute {name!r}")

@@ -75,11 +75,17 @@ def spin_while(fn: Callable[[], Any], interval: float = 0.05, out: Optional[Text
     done = threading.Event()
     span: list[float] = []
 
+    failure: list[BaseException] = []
+
     def work() -> None:
         span.append(time.perf_counter())
-        fn()
-        span.append(time.perf_counter())
-        done.set()
+        try:
+            fn()
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failure.append(exc)
+        finally:
+            span.append(time.perf_counter())
+            done.set()  # a raising kernel must not leave the spinner turning forever
 
     worker = threading.Thread(target=work, name="kernel")
     frames, longest = 0, 0.0
@@ -96,6 +102,8 @@ def spin_while(fn: Callable[[], Any], interval: float = 0.05, out: Optional[Text
             out.write("\r" + "|/-\\"[frames % 4] + " thinking...")
             out.flush()
     worker.join()
+    if failure:
+        raise failure[0]
     longest = max(longest, span[1] - last)
     if out is not None:
         out.write("\r" + " " * 20 + "\r")

@@ -106,8 +106,10 @@ def timeline_plot(cells: Sequence[Row], path: Path, title: str = "") -> Optional
         ax.set_yticks(range(len(lanes)), [f"w{i}" for i in range(len(lanes))])
         gil = cell.get("gil_contention")
         extra = f", GIL {gil:.2f}" if isinstance(gil, float) else ""
-        ax.set_title(f"{cell['impl']} / {cell['executor']} x{cell['workers']}: "
-                     f"speedup {cell['speedup']:.2f}{extra}", fontsize=9)
+        speedup = cell.get("speedup")  # None when the implementation's baseline failed
+        shown = f"speedup {speedup:.2f}" if isinstance(speedup, float) else "no speedup"
+        ax.set_title(f"{cell['impl']} / {cell['executor']} x{cell['workers']}: {shown}{extra}",
+                     fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel("ms since the first task started")
     if title:

@@ -45,3 +45,11 @@ def test_spinner_demo_reports_each_impl() -> None:
     out = io.StringIO()
     runs = demos.demo_spinner(seconds=0.1, out=out)
     assert runs and "longest stall" in out.getvalue()
+
+
+def test_spinner_stops_and_reraises_when_the_kernel_raises() -> None:
+    def broken() -> None:
+        raise ValueError("kernel broke")
+
+    with pytest.raises(ValueError, match="kernel broke"):
+        demos.spin_while(broken, interval=0.01)
