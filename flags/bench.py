@@ -43,12 +43,20 @@ def _probe():  # type: ignore[no-untyped-def]
     return GilProbe(interval=0.001)
 
 
+def check_arguments(modes: Sequence[str], count: int, delay: float) -> None:
+    """ValueError naming what is allowed, for anything measure_modes would reject."""
+    for mode in modes:
+        load_mode(CLIENT_VARIANTS.get(mode, (mode, ""))[0])
+    bench_codes(count)
+    if not delay >= 0:  # also rejects NaN
+        raise ValueError(f"delay must be >= 0 seconds, got {delay}")
+
+
 def measure_modes(modes: Sequence[str], count: int, delay: float,
                   max_req: int = 1000) -> list[dict[str, object]]:
     """Run each mode on the same `count` codes against one embedded server with a fixed
     `delay`, each into a fresh temporary folder; one row per mode (see module doc)."""
-    for mode in modes:  # fail before starting anything
-        load_mode(CLIENT_VARIANTS.get(mode, (mode, ""))[0])
+    check_arguments(modes, count, delay)  # fail before starting anything
     codes = bench_codes(count)
     rows: list[dict[str, object]] = []
     with EmbeddedServer(ServerConfig(delay=(delay, delay))) as server:

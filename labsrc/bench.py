@@ -96,7 +96,8 @@ def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None,
     out = out or sys.stdout
     figures: dict[str, float] = {}
     workers = cpu_count()
-    print(f"harness overhead per task (no-op kernel, {tasks} tasks, median of {repeats}):", file=out)
+    print(f"harness overhead per task (no-op kernel, {tasks} tasks ({max(1, tasks // 4)} for procs), "
+          f"median of {repeats}):", file=out)
     for ex, w in (("seq", 1), ("threads", workers), ("asyncio", workers), ("procs", workers)):
         per = overhead_per_task(ex, w, tasks if ex != "procs" else max(1, tasks // 4), repeats)
         figures[f"overhead_{ex}_us"] = per * 1e6

@@ -103,8 +103,9 @@ def options_from(args: argparse.Namespace, workers: Sequence[int]) -> Options:
     return Options(
         repeats=args.repeat or (3 if quick else 5),
         tasks=args.tasks or max(8 if not quick else 4, 2 * widest),
-        # The sequential workload gets target x widest so that parallel cells still last ~target.
-        target_s=args.target or (TARGET_S if quick else TARGET_S * widest),
+        # The sequential workload gets target x widest so that parallel cells still last
+        # ~target (--quick too: sub-0.2 s cells are the trap the lab warns about).
+        target_s=args.target or TARGET_S * widest,
         scale=args.scale,
         quick=quick,
         probe=not args.no_probe,
@@ -205,17 +206,25 @@ def run_io(modes: Sequence[str], count: int, delay: float) -> list[dict[str, Any
     return [dict(r) for r in measure_modes(list(modes), count, delay)]
 
 
+def check_io(modes: Sequence[str], count: int, delay: float) -> None:
+    """UsageError for I/O arguments flags.bench would reject (before anything runs)."""
+    if count < 1:
+        raise UsageError(f"--count must be >= 1, got {count}")
+    if not delay >= 0:
+        raise UsageError(f"--delay must be >= 0, got {delay}")
+    from flags.bench import check_arguments
+
+    try:
+        check_arguments(modes, count, delay)
+    except ValueError as exc:  # unknown mode or too many codes: the message lists what is allowed
+        raise UsageError(str(exc)) from None
+
+
 def cmd_io(args: argparse.Namespace) -> int:
     """Run the flag downloader modes against the embedded DELAY server."""
-    if args.count < 1:
-        raise UsageError(f"--count must be >= 1, got {args.count}")
-    if args.delay < 0:
-        raise UsageError(f"--delay must be >= 0, got {args.delay}")
     modes = _names(args.modes) or list(IO_MODES)
-    try:
-        rows = run_io(modes, args.count, args.delay)
-    except ValueError as exc:  # flags rejects unknown modes with the valid names
-        raise UsageError(str(exc)) from None
+    check_io(modes, args.count, args.delay)
+    rows = run_io(modes, args.count, args.delay)  # a ValueError now is a failure, not usage
     emit([], rows, env_info(), args)
     return EXIT_FAILED if any(r.get("errors") for r in rows) else EXIT_OK
 
@@ -225,6 +234,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = Path(args.out) / stamp
     args.json, args.csv, args.plot = folder / "results.json", folder / "results.csv", folder
+    if not args.no_io:
+        check_io(IO_MODES, 20, args.delay)  # before minutes of CPU work, not after
     env = env_info()
     result = measure_cpu(args, quiet=args.quiet)
     rows = [c.as_dict() for c in result.cells]
@@ -274,7 +285,7 @@ def _matrix_options(p: argparse.ArgumentParser, files: bool = True) -> None:
     p.add_argument("--executor", help=f"of {','.join(EXECUTORS)} (default: {','.join(DEFAULT_EXECUTORS)})")
     p.add_argument("--workers", help="worker counts, comma-separated (default: 1 and the CPU count)")
     p.add_argument("--repeat", type=int, help="timed runs per cell (default 5, 3 with --quick)")
-    p.add_argument("--tasks", type=int, help="tasks per cell (default max(8, 2 x workers))")
+    p.add_argument("--tasks", type=int, help="tasks per cell (default max(8, 2 x workers); max(4, 2 x workers) with --quick)")
     p.add_argument("--scale", type=int, help="fixed work scale: skip calibration")
     p.add_argument("--target", type=float, help="seconds of sequential work to calibrate to")
     p.add_argument("--quick", action="store_true", help="small smoke configuration")

@@ -117,6 +117,8 @@ def test_ctrl_c_stops_pools_and_still_writes(tmp_path: Path) -> None:
 
 
 def _fake_io(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    import flags.bench as real_bench
+
     calls: list[tuple] = []
 
     def measure_modes(modes, count, delay, max_req=1000):  # type: ignore[no-untyped-def]
@@ -128,6 +130,8 @@ def _fake_io(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
     fake = types.ModuleType("flags.bench")
     fake.measure_modes = measure_modes  # type: ignore[attr-defined]
+    # The argument check is the real one: only the measuring is faked.
+    fake.check_arguments = real_bench.check_arguments  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "flags.bench", fake)
     return calls
 
