@@ -110,8 +110,8 @@ def shipping(rows: Sequence[Row]) -> list[str]:
             continue
         out.append(f"{r['kernel']}: {r['impl']} in {r['workers']} processes ran at {r['speedup']:.2f}x against "
                    f"{threads['speedup']:.2f}x in {threads['workers']} threads: each task pickles "
-                   f"{r['ipc_bytes'] / 1e6:.1f} MB of arguments and result between processes, "
-                   "which threads share for free.")
+                   f"{r['ipc_bytes'] / 1e6:.1f} MB of arguments and result between processes "
+                   "(threads share them in memory), the likely cost.")
     return out
 
 
@@ -176,7 +176,8 @@ def io_findings(rows: Sequence[Row]) -> list[str]:
         # The probe watches this process's GIL: a statement about it fits in-process modes only.
         in_process = "process" not in str(r["mode"])
         if in_process and gil is not None and r["speedup"] >= REAL_GAIN and gil <= LOW_GIL:
-            text += f", with the GIL free {1 - gil:.0%} of the time: waiting on the network releases it"
+            text += (f", while the GIL heartbeat waited only {gil:.0%} of the time: "
+                     "waiting on the network releases the GIL")
         out.append(text + ".")
     return out
 
@@ -192,8 +193,9 @@ def machine_load(env: Mapping[str, Any]) -> list[str]:
     if cpus and isinstance(busy, (int, float)):
         if busy < BUSY_CPUS:
             return []
-        return [f"As the run started, other programs kept {busy:.1f} of {cpus} CPU(s) busy: "
-                "parallel speedups here are lower bounds."]
+        total = env.get("cpu_count_os") or cpus  # busy_cpus counts every CPU of the machine
+        return [f"As the run started, other programs kept {busy:.1f} of {total} CPU(s) busy: "
+                "parallel speedups here may be understated."]
     load = env.get("load_average")
     if not load or not cpus or load[0] < 0.5:
         return []

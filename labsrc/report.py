@@ -16,7 +16,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 Row = Mapping[str, Any]
 
@@ -129,8 +129,20 @@ IO_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def format_table(rows: Sequence[Row], columns: Sequence[Column] = CPU_COLUMNS) -> str:
+KNOCKER_COLUMN = Column("knocker", _key("gilknocker", _num(".2f")))
+
+
+def cpu_columns(rows: Sequence[Row]) -> tuple[Column, ...]:
+    """The CPU table's columns: gilknocker's metric beside ours when the run measured it."""
+    if not any(isinstance(r.get("gilknocker"), float) for r in rows):
+        return CPU_COLUMNS
+    at = [c.header for c in CPU_COLUMNS].index("GIL") + 1
+    return CPU_COLUMNS[:at] + (KNOCKER_COLUMN,) + CPU_COLUMNS[at:]
+
+
+def format_table(rows: Sequence[Row], columns: Optional[Sequence[Column]] = None) -> str:
     """Rows as an aligned text table; the last column is left unpadded (it holds reasons)."""
+    columns = cpu_columns(rows) if columns is None else columns
     cells = [[c.header for c in columns]] + [[c.render(r) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = []

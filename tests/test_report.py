@@ -122,3 +122,21 @@ def test_busy_cpus_is_a_fraction_of_the_machine() -> None:
 
     busy = busy_cpus(0.05)
     assert busy is None or 0.0 <= busy <= (__import__("os").cpu_count() or 1)
+
+
+def test_public_api_reexports_are_the_functions() -> None:
+    import labsrc
+    import labsrc.findings  # noqa: F401  (the submodules are attributes of the package too)
+    import labsrc.kernels  # noqa: F401
+    from labsrc import GilProbe, list_kernels, make_findings, run_matrix
+
+    assert [k.name for k in list_kernels()][:2] == ["primes", "arcfour"]
+    assert make_findings([]) == [] and callable(run_matrix) and GilProbe().interval == 0.001
+    assert set(labsrc.__all__) >= {"list_kernels", "make_findings", "GilProbe"}
+
+
+def test_gilknocker_column_only_when_measured() -> None:
+    assert "knocker" not in report.format_table(ROWS).splitlines()[0]
+    rows = [dict(r, gilknocker=0.42) for r in ROWS]
+    table = report.format_table(rows)
+    assert "knocker" in table.splitlines()[0] and "0.42" in table
