@@ -86,7 +86,7 @@ def fetch_listing(base_url: str, timeout: float) -> tuple[str, ...]:
         resp = httpx.get(f"{base_url.rstrip('/')}/country_codes.txt", timeout=timeout,
                          trust_env=False)
         resp.raise_for_status()
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         print(f"warning: cannot read the server's code list ({exc}); using the built-in one",
               file=sys.stderr)
         return COUNTRY_CODES
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.args[0], file=sys.stderr)
         return EXIT_USAGE
     limit = args.limit
-    if limit is None and args.mode == "threadpool_ac":
+    plain = not (args.cc or args.all or args.every)
+    if limit is None and plain and args.mode == "threadpool_ac":
         limit = load_mode("threadpool_ac").DEFAULT_LIMIT  # the book's demo: first 5 codes
     result: Result | None = None
     try:

@@ -81,9 +81,12 @@ def download_many(cc_list: list[str], run: Run) -> Counter[Status]:
     executor = futures.ProcessPoolExecutor(run.config.workers, mp_context=_context(),
                                            initializer=_init_worker, initargs=(run.config,))
     pending = sorted(cc_list)
+    worker_pids: list[int] = []
     try:
         with _sigint_deferred():  # submit() starts the worker processes
             to_do = {executor.submit(_download, cc): cc for cc in pending}
+        # Known now, while they live: a worker that dies mid-save leaves its temp file behind.
+        worker_pids = list(getattr(executor, "_processes", None) or {})
         for future in futures.as_completed(to_do):
             try:
                 outcome = future.result()
@@ -94,11 +97,14 @@ def download_many(cc_list: list[str], run: Run) -> Counter[Status]:
     except Exception as exc:  # the pool broke before every code was submitted
         for cc in pending:
             run.record(Outcome(cc, Status.ERROR, describe(exc)))
-        _stop_workers(executor)
+        worker_pids += _stop_workers(executor)
     except BaseException:
         run.cancelled.set()
-        pids = _stop_workers(executor)
-        sweep_temps(run.config.dest, pids)  # saves the killed workers had in progress
+        worker_pids += _stop_workers(executor)
         raise
-    executor.shutdown(wait=True)
+    else:
+        executor.shutdown(wait=True)
+    finally:
+        # Saves that dead or killed workers had in progress; a clean run finds none.
+        sweep_temps(run.config.dest, worker_pids)
     return run.counter
