@@ -9,8 +9,8 @@ Each file is saved to a temporary name and moved into place (atomic, like the re
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -20,26 +20,21 @@ matplotlib.use("Agg")  # before pyplot: files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from labsrc.report import atomic_write  # noqa: E402
+
 Row = Mapping[str, Any]
-from labsrc.report import _FILE_MODE  # noqa: E402
 
 STYLE = {"threads": "-", "procs": "--", "asyncio": ":", "seq": "-.", "interp": (0, (3, 1, 1, 1))}
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    """Render `fig` as PNG and write it atomically (report.atomic_write); closes the figure."""
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fig.savefig(buffer, dpi=110, format="png")
     finally:
         plt.close(fig)
-    return path
+    return atomic_write(path, buffer.getvalue())
 
 
 def _ok(rows: Sequence[Row]) -> list[Row]:
