@@ -116,20 +116,25 @@ def shipping(rows: Sequence[Row]) -> list[str]:
 
 
 def throughput(rows: Sequence[Row]) -> list[str]:
-    """Single-thread throughput of cy_nogil (or the fastest implementation) vs py."""
+    """Single-thread throughput vs py: cy_nogil (the lab's C twin), and the fastest peer if faster."""
     out = []
     for kernel in _kernels(rows):
         base = _best(rows, kernel, "py", "seq")
         if base is None or not base.get("throughput"):
             continue
-        seqs = [r for r in rows if _ok(r) and r["kernel"] == kernel and r["executor"] == "seq"
-                and r["workers"] == 1 and r["impl"] != "py" and r.get("throughput")]
+        seqs = {r["impl"]: r for r in rows if _ok(r) and r["kernel"] == kernel and r["executor"] == "seq"
+                and r["workers"] == 1 and r["impl"] != "py" and r.get("throughput")}
         if not seqs:
             continue
-        fastest = max(seqs, key=lambda r: r["throughput"])
-        ratio = fastest["throughput"] / base["throughput"]
-        out.append(f"{kernel}: on one core, {fastest['impl']} did {ratio:.1f}x the work per second of py "
-                   f"(throughput on calibrated work: {fastest['throughput']:.3g} vs {base['throughput']:.3g} units/s).")
+        twin = seqs.get("cy_nogil")
+        fastest = max(seqs.values(), key=lambda r: r["throughput"])
+        shown = [twin] if twin is not None else []
+        if fastest is not twin and fastest["impl"] != "cy_prange":  # prange at 1 thread is the twin again
+            shown.append(fastest)
+        for row in shown:
+            ratio = row["throughput"] / base["throughput"]
+            out.append(f"{kernel}: on one core, {row['impl']} did {ratio:.1f}x the work per second of py "
+                       f"(throughput on calibrated work: {row['throughput']:.3g} vs {base['throughput']:.3g} units/s).")
     return out
 
 

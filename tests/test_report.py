@@ -140,3 +140,11 @@ def test_gilknocker_column_only_when_measured() -> None:
     rows = [dict(r, gilknocker=0.42) for r in ROWS]
     table = report.format_table(rows)
     assert "knocker" in table.splitlines()[0] and "0.42" in table
+
+
+def test_throughput_names_the_twin_and_a_faster_peer() -> None:
+    rows = [_row("py", "seq", 1, 1.0, throughput=10.0), _row("cy_nogil", "seq", 1, 1.0, throughput=500.0),
+            _row("cy_prange", "seq", 1, 1.0, throughput=520.0), _row("hashlib", "seq", 1, 1.0, throughput=4000.0)]
+    text = "\n".join(findings.throughput(rows))
+    assert "cy_nogil did 50.0x" in text and "hashlib did 400.0x" in text
+    assert "cy_prange did" not in text  # one thread of prange is the same C loop as the twin
