@@ -145,6 +145,8 @@ def test_gilknocker_column_only_when_measured() -> None:
 def test_throughput_names_the_twin_and_a_faster_peer() -> None:
     rows = [_row("py", "seq", 1, 1.0, throughput=10.0), _row("cy_nogil", "seq", 1, 1.0, throughput=500.0),
             _row("cy_prange", "seq", 1, 1.0, throughput=520.0), _row("hashlib", "seq", 1, 1.0, throughput=4000.0)]
+    only_c = [rows[0], rows[1], _row("cy_gil", "seq", 1, 1.0, throughput=510.0)]
+    assert [line.split(" did ")[0] for line in findings.throughput(only_c)] == ["primes: on one core, cy_nogil"]
     text = "\n".join(findings.throughput(rows))
     assert "cy_nogil did 50.0x" in text and "hashlib did 400.0x" in text
     assert "cy_prange did" not in text  # one thread of prange is the same C loop as the twin
