@@ -258,6 +258,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return _status(result, io_failed)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Does STATEMENT release the GIL? (timeit-style statement and --setup)."""
+    from labsrc.gilcheck import check, compile_statement
+
+    if args.tries < 1:
+        raise UsageError(f"--tries must be >= 1, got {args.tries}")
+    try:
+        call = compile_statement(args.statement, args.setup)
+    except SyntaxError as exc:
+        raise UsageError(f"{exc.filename}: {exc.msg} (line {exc.lineno}): {exc.text!r}") from None
+    except Exception as exc:  # the setup code itself failed
+        print(f"gil-lab: --setup raised {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        result = check(call, tries=args.tries)
+    except Exception as exc:
+        print(f"gil-lab: the statement raised {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{args.statement}\n  ran {result.window_s:.3f} s; the main thread's longest stall was "
+          f"{result.freeze:.1%} of it; the GIL heartbeat waited {result.contention:.1%} of it\n"
+          f"  -> {result.verdict}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The book's demos: `map` (Executor.map, timestamped) and `spinner`."""
     from labsrc import demos
@@ -317,6 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float, default=0.5, help="I/O server delay per request")
     p.add_argument("--no-io", action="store_true", help="skip the I/O comparison")
     p.set_defaults(quick=True)
+    p = sub.add_parser("check", help="does a statement release the GIL? (timeit-style)",
+                       description="Run STATEMENT in a thread and measure whether other Python "
+                                   "threads could run meanwhile. Example: gil-lab check --setup "
+                                   "\"import zlib; data = bytes(100_000_000)\" \"zlib.compress(data)\"")
+    p.add_argument("statement", help="Python code to run (give it ~0.1 s of work or more)")
+    p.add_argument("--setup", default="", help="code run once before, e.g. imports and data")
+    p.add_argument("--tries", type=int, default=3, help="measurements of the freeze (default 3)")
     p = sub.add_parser("demo", help="the book's demos")
     p.add_argument("which", choices=("map", "spinner"))
     p.add_argument("--scale", type=float, default=1.0, help="map: multiply the sleeps")
@@ -330,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench,
+    "check": cmd_check,
 }
 
 
