@@ -174,6 +174,24 @@ def make_sync_client(config: Config) -> httpx.Client:
                         trust_env=config.trust_env)
 
 
+def get_within(client: httpx.Client, url: str, timeout: float) -> tuple[int, str, bytes]:
+    """GET `url` -> (status, reason, body), giving up once `timeout` seconds have passed.
+
+    httpx's timeouts apply to each phase and each read, so a server that trickles a byte
+    every second would never trip a 10 s timeout; the body is read in chunks here and the
+    overall deadline checked between them (so a response can overrun it by one read at most).
+    """
+    deadline = time.monotonic() + timeout
+    with client.stream("GET", url) as resp:
+        chunks = []
+        for chunk in resp.iter_bytes():
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(f"no complete response within {timeout:g} s",
+                                        request=resp.request)
+        return resp.status_code, resp.reason_phrase, b"".join(chunks)
+
+
 @dataclass
 class Fetcher:
     """Everything a synchronous worker needs to download one flag."""
@@ -190,15 +208,15 @@ class Fetcher:
             if self.cancelled.is_set():
                 return Outcome(cc, Status.ERROR, "cancelled")
             try:
-                resp = self.client.get(url)
-                failure = http_error(resp.status_code)
+                status_code, reason, body = get_within(self.client, url, self.config.timeout)
+                failure = http_error(status_code)
                 if failure is None:
-                    self.writer.save(resp.content, flag_filename(cc))
+                    self.writer.save(body, flag_filename(cc))
                     return Outcome(cc, Status.OK)
                 status, retryable = failure
                 if status is Status.NOT_FOUND:
                     return Outcome(cc, status)
-                detail = f"HTTP {resp.status_code} - {resp.reason_phrase}"
+                detail = f"HTTP {status_code} - {reason}"
             except httpx.TransportError as exc:  # connection, protocol and timeout errors
                 detail, retryable = describe(exc), True
             except Cancelled:

@@ -150,3 +150,64 @@ def test_threadpool_ac_prints_futures(plain_server, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("Scheduled for") == 3 and "<Future at" in out
     assert out.count(" result: ") == 3 and "state=finished" in out
+
+
+class TricklingServer:
+    """A raw loopback server that promises 10,000 bytes and sends one every 50 ms: each read
+    is quick, so only an overall per-request deadline stops a client from waiting minutes."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/flags"
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            worker = threading.Thread(target=self._trickle, args=(conn,), daemon=True)
+            self._threads.append(worker)
+            worker.start()
+
+    def _trickle(self, conn) -> None:  # type: ignore[no-untyped-def]
+        with conn:
+            try:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nContent-Length: 10000\r\n\r\n")
+                while not self._stop.wait(0.05):
+                    conn.sendall(b"G")
+            except OSError:  # the client gave up and closed: that is the point
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "threadpool", "asyncio"])
+def test_a_trickling_server_costs_one_timeout(mode, tmp_path):
+    import time
+
+    server = TricklingServer()
+    try:
+        config = Config(base_url=server.url, dest=tmp_path, workers=2, timeout=0.5)
+        started = time.monotonic()
+        result = run_mode(mode, ["BR", "CN"], config, progress=False, chatty=False)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert result.counter == Counter({Status.ERROR: 2})
+    assert elapsed < 5  # without an overall deadline: 10,000 bytes x 50 ms = 500 s a flag
+    assert not list(tmp_path.iterdir())  # nothing saved, no partial file
