@@ -46,7 +46,7 @@ cdef extern from *:
     int primes_default_threads() noexcept nogil
 
 # An upper bound on num_threads: more than this is a typo, and OpenMP would try to start them.
-MAX_THREADS = 1024
+MAX_THREADS = 256  # the same bound as cext.mandelbrot
 
 
 cdef inline uint64_t _isqrt(uint64_t n) noexcept nogil:

@@ -24,6 +24,7 @@ from labsrc.measure import TARGET_S, Cell, MatrixResult, Options, plan, run_matr
 DEFAULT_EXECUTORS = ("seq", "threads", "procs")
 IO_MODES = ("sequential", "threadpool", "processpool", "asyncio")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_WORKERS = 256
 
 
 class UsageError(Exception):
@@ -103,9 +104,10 @@ def options_from(args: argparse.Namespace, workers: Sequence[int]) -> Options:
     return Options(
         repeats=args.repeat or (3 if quick else 5),
         tasks=args.tasks or max(8 if not quick else 4, 2 * widest),
-        # The sequential workload gets target x widest so that parallel cells still last
-        # ~target (--quick too: sub-0.2 s cells are the trap the lab warns about).
-        target_s=args.target or TARGET_S * widest,
+        # The sequential workload gets target x (parallelism the machine can give) so that
+        # parallel cells still last ~target (--quick too: sub-0.2 s cells are the trap the lab
+        # warns about); more workers than CPUs cannot shorten a cell further.
+        target_s=args.target or TARGET_S * min(widest, cpu_count()),
         scale=args.scale,
         quick=quick,
         probe=not args.no_probe,
@@ -120,6 +122,9 @@ def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
     executors = select_executors(args.executor)
     if args.workers is not None:
         workers = _positive(args.workers, "--workers")
+        if max(workers) > MAX_WORKERS:
+            raise UsageError(f"--workers must be <= {MAX_WORKERS} (the prange kernels' OpenMP bound), "
+                             f"got {max(workers)}")
     else:
         workers = [cpu_count()] if args.quick else sorted({1, cpu_count()})
     opts = options_from(args, workers)

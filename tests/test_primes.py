@@ -209,9 +209,10 @@ def test_bad_ranges(twin: ModuleType, args: tuple, error: type, message: str) ->
 @pytest.mark.parametrize(
     ("threads", "error", "message"),
     [
-        (0, ValueError, "num_threads must be None or in 1 <= num_threads <= 1024, got 0"),
+        (0, ValueError, "num_threads must be None or in 1 <= num_threads <= 256, got 0"),
         (-2, ValueError, "got -2"),
         (10**6, ValueError, "got 1000000"),
+        (257, ValueError, "num_threads <= 256, got 257"),
         (2.0, TypeError, "num_threads must be an int, not float"),
         (True, TypeError, "num_threads must be an int, not bool"),
         ("2", TypeError, "num_threads must be an int, not str"),
