@@ -81,6 +81,21 @@ def select_impls(text: Optional[str], chosen: Sequence[Kernel]) -> Optional[list
     return names
 
 
+def timeline_cells(text: Optional[str]) -> Optional[list[tuple[str, str]]]:
+    """--timeline IMPL/EXECUTOR[,...] as pairs (None: the plots' default choice)."""
+    names = _names(text)
+    if names is None:
+        return None
+    pairs = []
+    for name in names:
+        impl, sep, executor = name.partition("/")
+        if not sep or not impl or executor not in EXECUTORS:
+            raise UsageError(f"--timeline takes IMPL/EXECUTOR pairs such as cy_nogil/threads "
+                             f"(executors: {', '.join(EXECUTORS)}), got {name!r}")
+        pairs.append((impl, executor))
+    return pairs
+
+
 def select_executors(text: Optional[str]) -> list[str]:
     names = _names(text) or list(DEFAULT_EXECUTORS)
     for name in names:
@@ -120,6 +135,7 @@ def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
     chosen = select_kernels(args.kernel)
     impls = select_impls(args.impl, chosen)
     executors = select_executors(args.executor)
+    timeline_cells(getattr(args, "timeline", None))  # a typo here must not wait for the whole run
     if args.workers is not None:
         workers = _positive(args.workers, "--workers")
         if max(workers) > MAX_WORKERS:
@@ -169,7 +185,7 @@ def emit(rows: list[dict[str, Any]], io_rows: Sequence[dict[str, Any]], env: dic
     if getattr(args, "plot", None):
         from labsrc.plots import write_plots
 
-        write_plots(rows, args.plot, io_rows)
+        write_plots(rows, args.plot, io_rows, timeline=timeline_cells(getattr(args, "timeline", None)))
 
 
 def _status(result: MatrixResult, io_failed: bool = False) -> int:
@@ -325,6 +341,8 @@ def _matrix_options(p: argparse.ArgumentParser, files: bool = True) -> None:
         p.add_argument("--json", help="write results as JSON")
         p.add_argument("--csv", help="write results as CSV")
         p.add_argument("--plot", help="write PNG plots into this folder")
+        p.add_argument("--timeline", help="cells for the Gantt charts, IMPL/EXECUTOR comma-separated "
+                                          "(default: py, cy_gil, cy_nogil threads and py procs)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,11 +71,23 @@ def speedup_plot(rows: Sequence[Row], kernel: str, path: Path) -> Optional[Path]
     return _save(fig, path)
 
 
-def choose_timeline_cells(rows: Sequence[Row], kernel: str, limit: int = 4) -> list[Row]:
-    """Cells worth a Gantt chart: the widest threads cells of py, cy_gil, cy_nogil, then py procs."""
+DEFAULT_TIMELINE = (("py", "threads"), ("cy_gil", "threads"), ("cy_nogil", "threads"), ("py", "procs"))
+
+
+def choose_timeline_cells(rows: Sequence[Row], kernel: str, limit: int = 4,
+                          wanted: Optional[Sequence[tuple[str, str]]] = None) -> list[Row]:
+    """Cells worth a Gantt chart: the widest cell of each (impl, executor) in `wanted`
+    (the user's choice, or by default py, cy_gil, cy_nogil threads and py procs topped up
+    with the widest other cells)."""
     mine = [r for r in rows if r.get("status", "ok") == "ok" and r["kernel"] == kernel and r.get("spans")]
-    wanted = [("py", "threads"), ("cy_gil", "threads"), ("cy_nogil", "threads"), ("py", "procs")]
     chosen: list[Row] = []
+    if wanted is not None:
+        for impl, ex in wanted:
+            cands = [r for r in mine if r["impl"] == impl and r["executor"] == ex]
+            if cands:
+                chosen.append(max(cands, key=lambda r: r["workers"]))
+        return chosen
+    wanted = DEFAULT_TIMELINE
     for impl, ex in wanted:
         cands = [r for r in mine if r["impl"] == impl and r["executor"] == ex]
         if cands:
@@ -130,14 +142,16 @@ def io_plot(rows: Sequence[Row], path: Path) -> Optional[Path]:
     return _save(fig, path)
 
 
-def write_plots(rows: Sequence[Row], folder: str | os.PathLike[str], io_rows: Sequence[Row] = ()) -> list[Path]:
-    """Every picture for a run into `folder`; returns the files written."""
+def write_plots(rows: Sequence[Row], folder: str | os.PathLike[str], io_rows: Sequence[Row] = (),
+                timeline: Optional[Sequence[tuple[str, str]]] = None) -> list[Path]:
+    """Every picture for a run into `folder`; returns the files written. `timeline` picks the
+    (impl, executor) cells of the Gantt charts (None: the default choice)."""
     out_dir = Path(folder)
     written: list[Path] = []
     for kernel in dict.fromkeys(r["kernel"] for r in rows if r.get("kernel")):
         for made in (
             speedup_plot(rows, kernel, out_dir / f"speedup_{kernel}.png"),
-            timeline_plot(choose_timeline_cells(rows, kernel), out_dir / f"timeline_{kernel}.png",
+            timeline_plot(choose_timeline_cells(rows, kernel, wanted=timeline), out_dir / f"timeline_{kernel}.png",
                           title=f"{kernel}: task spans per worker"),
         ):
             if made is not None:

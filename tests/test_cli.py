@@ -67,6 +67,7 @@ def test_cpu_quick_writes_json_csv_and_pngs(tmp_path: Path) -> None:
     (["--kernel", "noop", "--executor", "fibers"], "choose from: seq, threads"),
     (["--kernel", "noop", "--workers", "0"], ">= 1"),
     (["--kernel", "primes", "--workers", "1,300"], "<= 256"),
+    (["--kernel", "noop", "--timeline", "cy_nogil-threads"], "IMPL/EXECUTOR"),
     (["--kernel", "noop", "--workers", "two"], "whole numbers"),
     (["--kernel", "noop", "--repeat", "0"], ">= 1"),
 ])

@@ -36,3 +36,20 @@ def test_timeline_picks_the_telling_cells() -> None:
     chosen = choose_timeline_cells(rows, "primes")
     assert [(r["impl"], r["executor"], r["workers"]) for r in chosen][:3] == [
         ("py", "threads", 2), ("cy_nogil", "threads", 2), ("py", "procs", 2)]
+
+
+def test_timeline_cells_are_the_users_choice_when_given() -> None:
+    from labsrc.plots import choose_timeline_cells
+
+    def cell(impl: str, executor: str, workers: int) -> dict:
+        return {"kernel": "primes", "impl": impl, "executor": executor, "workers": workers,
+                "status": "ok", "spans": [(0.0, 1.0, 1)]}
+
+    rows = [cell("py", "threads", 2), cell("cy_nogil", "threads", 1), cell("cy_nogil", "threads", 2),
+            cell("cy_nogil", "procs", 2), cell("cy_gil", "threads", 2)]
+    chosen = choose_timeline_cells(rows, "primes", wanted=[("cy_nogil", "threads"), ("cy_nogil", "procs")])
+    assert [(r["impl"], r["executor"], r["workers"]) for r in chosen] == [
+        ("cy_nogil", "threads", 2), ("cy_nogil", "procs", 2)]
+    default = choose_timeline_cells(rows, "primes")
+    assert [(r["impl"], r["executor"]) for r in default][:3] == [
+        ("py", "threads"), ("cy_gil", "threads"), ("cy_nogil", "threads")]
