@@ -13,6 +13,8 @@ import os
 import time
 from pathlib import Path
 
+from labsrc.kernels.catalog import VerificationError
+
 
 def noop(i: int, scale: int) -> int:
     """Do nothing: what is left of a cell's time is the harness's own overhead."""
@@ -49,6 +51,12 @@ def _zeros(size: int) -> bytes:
 def make_workload(tasks: int, scale: int) -> list[tuple[int, int]]:
     """`tasks` equal tasks `(i, scale)`."""
     return [(i, scale) for i in range(tasks)]
+
+
+def verify(args: tuple[int, int], result: object) -> None:
+    """Every task here answers its own index: anything else is a wrong answer."""
+    if result != args[0]:
+        raise VerificationError(f"task {args!r} returned {result!r}, expected {args[0]!r}")
 
 
 # --- deliberate faults, for the harness's own tests --------------------------------

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError
-
-
-def _verify(args: TaskArgs, result: object) -> None:
-    if result != args[0]:
-        raise VerificationError(f"faults{args!r} returned {result!r}, expected {args[0]!r}")
+from labsrc.kernels import noop
+from labsrc.kernels.catalog import Impl, Kernel
 
 
 _M = "labsrc.kernels.noop"
@@ -23,8 +19,8 @@ ENTRY = Kernel(
         Impl("slow", _M, "slow", releases_gil=True, description="sleeps scale/10 s"),
         Impl("missing", "cext.not_a_module", "nothing", releases_gil=True, description="never built"),
     ),
-    make_workload=lambda tasks, scale: [(i, scale) for i in range(tasks)],
-    verify=_verify,
+    make_workload=noop.make_workload,
+    verify=noop.verify,
     default_scale=1,
     quick_scale=1,
     hidden=True,

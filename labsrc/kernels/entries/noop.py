@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError
-
-
-def _verify(args: TaskArgs, result: object) -> None:
-    if result != args[0]:
-        raise VerificationError(f"noop{args!r} returned {result!r}, expected {args[0]!r}")
+from labsrc.kernels import noop
+from labsrc.kernels.catalog import Impl, Kernel
 
 
 _M = "labsrc.kernels.noop"
@@ -20,8 +16,8 @@ ENTRY = Kernel(
         Impl("spin", _M, "spin", releases_gil=False, description="pure-Python loop"),
         Impl("hash_nogil", _M, "hash_nogil", releases_gil=True, description="hashlib on 64 KiB blocks"),
     ),
-    make_workload=lambda tasks, scale: [(i, scale) for i in range(tasks)],
-    verify=_verify,
+    make_workload=noop.make_workload,
+    verify=noop.verify,
     default_scale=50,
     quick_scale=10,
     hidden=True,
