@@ -143,7 +143,7 @@ def check_io(modes: Sequence[str], count: int, delay: float) -> None:
 
 def cmd_io(args: argparse.Namespace) -> int:
     """Run the flag downloader modes against the embedded DELAY server."""
-    modes = split_names(args.modes) or list(IO_MODES)
+    modes = split_names(args.modes, "--modes") or list(IO_MODES)
     check_io(modes, args.count, args.delay)
     rows = run_io(modes, args.count, args.delay)  # a ValueError now is a failure, not usage
     emit([], rows, env_info(), args)

@@ -22,19 +22,19 @@ class UsageError(Exception):
     """Bad command-line input: printed after `gil-lab: error:`, exit status 2."""
 
 
-def split_names(text: Optional[str]) -> Optional[list[str]]:
+def split_names(text: Optional[str], option: str) -> Optional[list[str]]:
     """A comma-separated option as a list (None when not given); an empty list is a usage error."""
     if text is None:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise UsageError("an empty list was given")
+        raise UsageError(f"{option} needs at least one comma-separated name, got {text!r}")
     return names
 
 
 def _positive(text: str, what: str) -> list[int]:
     values = []
-    for part in split_names(text) or []:
+    for part in split_names(text, what) or []:
         try:
             value = int(part)
         except ValueError:
@@ -47,7 +47,7 @@ def _positive(text: str, what: str) -> list[int]:
 
 def select_kernels(text: Optional[str]) -> list[Kernel]:
     """Kernels named on the command line (all visible ones by default)."""
-    names = split_names(text)
+    names = split_names(text, "--kernel")
     if names is None:
         return kernels()
     chosen = []
@@ -62,7 +62,7 @@ def select_kernels(text: Optional[str]) -> list[Kernel]:
 
 def select_impls(text: Optional[str], chosen: Sequence[Kernel]) -> Optional[list[str]]:
     """Implementation names, each of which must exist in at least one chosen kernel."""
-    names = split_names(text)
+    names = split_names(text, "--impl")
     if names is None:
         return None
     valid = list(dict.fromkeys(i.name for k in chosen for i in k.impls))
@@ -75,7 +75,7 @@ def select_impls(text: Optional[str], chosen: Sequence[Kernel]) -> Optional[list
 
 def timeline_cells(text: Optional[str]) -> Optional[list[tuple[str, str]]]:
     """--timeline IMPL/EXECUTOR[,...] as pairs (None: the plots' default choice)."""
-    names = split_names(text)
+    names = split_names(text, "--timeline")
     if names is None:
         return None
     pairs = []
@@ -89,7 +89,7 @@ def timeline_cells(text: Optional[str]) -> Optional[list[tuple[str, str]]]:
 
 
 def select_executors(text: Optional[str]) -> list[str]:
-    names = split_names(text) or list(DEFAULT_EXECUTORS)
+    names = split_names(text, "--executor") or list(DEFAULT_EXECUTORS)
     for name in names:
         if name not in EXECUTORS:
             raise UsageError(f"unknown executor {name!r}; choose from: {', '.join(EXECUTORS)}")

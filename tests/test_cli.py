@@ -70,6 +70,7 @@ def test_cpu_quick_writes_json_csv_and_pngs(tmp_path: Path) -> None:
     (["--kernel", "noop", "--timeline", "cy_nogil-threads"], "IMPL/EXECUTOR"),
     (["--kernel", "noop", "--workers", "two"], "whole numbers"),
     (["--kernel", "noop", "--repeat", "0"], ">= 1"),
+    (["--kernel", ","], "--kernel needs at least one"),
 ])
 def test_bad_input_exits_2(args: list[str], needle: str) -> None:
     done = gil_lab("cpu", *args)
