@@ -39,6 +39,11 @@ def pin_allocator() -> bool:
     return _pinned
 
 
+def pinned() -> bool:
+    """Whether `pin_allocator()` took effect in this process (False before it was called)."""
+    return bool(_pinned)
+
+
 def _mallopt(param: int, value: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False

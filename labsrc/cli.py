@@ -32,7 +32,7 @@ from labsrc.cliargs import (
     split_names,
     timeline_cells,
 )
-from labsrc.envinfo import env_info, format_env
+from labsrc.envinfo import format_env, run_env
 from labsrc.executors import EXECUTORS
 from labsrc.measure import Cell, MatrixResult, plan, run_matrix
 
@@ -101,7 +101,7 @@ def _status(result: MatrixResult, io_failed: bool = False) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     """Print the environment (human-readable, or JSON with --json)."""
-    info = env_info()
+    info = run_env()
     if args.json:
         import json
 
@@ -113,7 +113,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_cpu(args: argparse.Namespace) -> int:
     """Run the CPU matrix."""
-    env = env_info()  # before measuring: its load average is the other programs', not ours
+    env = run_env()  # before measuring: its load average is the other programs', not ours
     result = measure_cpu(args, quiet=args.quiet)
     rows = [c.as_dict() for c in result.cells]
     emit(rows, (), env, args)
@@ -146,7 +146,7 @@ def cmd_io(args: argparse.Namespace) -> int:
     modes = split_names(args.modes, "--modes") or list(IO_MODES)
     check_io(modes, args.count, args.delay)
     rows = run_io(modes, args.count, args.delay)  # a ValueError now is a failure, not usage
-    emit([], rows, env_info(), args)
+    emit([], rows, run_env(), args)
     return EXIT_FAILED if any(r.get("errors") for r in rows) else EXIT_OK
 
 
@@ -157,7 +157,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     args.json, args.csv, args.plot = folder / "results.json", folder / "results.csv", folder
     if not args.no_io:
         check_io(IO_MODES, 20, args.delay)  # before minutes of CPU work, not after
-    env = env_info()
+    env = run_env()
     result = measure_cpu(args, quiet=args.quiet)
     rows = [c.as_dict() for c in result.cells]
     io_rows: list[dict[str, Any]] = []

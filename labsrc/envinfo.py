@@ -11,7 +11,7 @@ import time
 from importlib import metadata
 from typing import Any
 
-from labsrc.allocator import pin_allocator
+from labsrc import allocator
 
 
 def _version(dist: str) -> str | None:
@@ -55,7 +55,10 @@ def busy_cpus(window_s: float = 0.25) -> float | None:
 
 
 def env_info() -> dict[str, Any]:
-    """Everything a reader needs to interpret the numbers, as plain JSON-able values."""
+    """Everything a reader needs to interpret the numbers, as plain JSON-able values.
+
+    It only reads: it neither pins the allocator nor samples the CPUs' load (that takes a
+    short sleep; see `run_env`)."""
     from labsrc.executors import CLOCK_INFO, process_context
 
     gil_check = getattr(sys, "_is_gil_enabled", None)
@@ -71,13 +74,12 @@ def env_info() -> dict[str, Any]:
         "cpu_count": cpu_count(),
         "cpu_count_os": os.cpu_count(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "busy_cpus_at_start": busy_cpus(),
         "numpy_version": _version("numpy"),
         "cython_version_installed": _version("Cython"),
         "gilknocker_version": _version("gilknocker"),
         "clock": CLOCK_INFO,
         "process_start_method": process_context().get_start_method(),
-        "allocator_pinned": pin_allocator(),
+        "allocator_pinned": allocator.pinned(),
     }
     try:
         from cext import build_info
@@ -92,6 +94,18 @@ def env_info() -> dict[str, Any]:
         )
     except ImportError as exc:
         info.update(cext_built=False, openmp=False, cython_version=None, cext_error=str(exc))
+    return info
+
+
+def run_env() -> dict[str, Any]:
+    """The environment of a run about to start: the allocator pinned as the harness pins it
+    (labsrc.allocator), then `env_info()` plus a short sample of how busy the CPUs are.
+
+    Call it before measuring: the sample must see the other programs' load, not the lab's.
+    """
+    allocator.pin_allocator()
+    info = env_info()
+    info["busy_cpus_at_start"] = busy_cpus()
     return info
 
 
