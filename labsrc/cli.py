@@ -11,6 +11,7 @@ import argparse
 import datetime as _dt
 import sys
 import textwrap
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TextIO
 
@@ -279,8 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", type=int, default=2000, help="no-op tasks for the overhead figure")
     p.add_argument("--repeat", type=int, help="timed runs per figure (default 5)")
     p.add_argument("--no-goals", action="store_true", help="skip the kernel goals")
+    for module in COMMAND_MODULES:
+        COMMANDS.update(import_module(module).add_commands(sub))
     return parser
 
+
+# Packages that add their own subcommands: each has add_commands(subparsers) -> {name: handler}.
+COMMAND_MODULES = ("labsrc.dynamics.commands",)
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench,
