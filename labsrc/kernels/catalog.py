@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 # Display order of the shipped kernels; entries not named here follow alphabetically.
 KERNEL_ORDER = ("primes", "arcfour", "sha256", "mandelbrot")
@@ -78,6 +78,7 @@ class Kernel:
 
     make_workload(tasks, scale) returns `tasks` argument tuples of equal cost; the work of
     one task grows about linearly with `scale` (an int >= 1), so the harness can calibrate.
+    Task `i` is the same whatever `tasks` is, so a worker can rebuild it from (i, scale).
     verify(args, result) raises VerificationError unless `result` is right for `args`; it
     never trusts the implementation under test and is cheap next to a `py` task.
     """
@@ -91,6 +92,16 @@ class Kernel:
     quick_scale: int
     hidden: bool = False  # not in "all kernels" (e.g. the no-op used to time the harness)
     notes: str = field(default="")
+    # make_task(index, scale) -> the args of task `index` alone, where building the whole
+    # workload to pick one task would be wasteful (large per-task inputs).
+    make_task: Optional[Callable[[int, int], TaskArgs]] = None
+
+    def task(self, index: int, scale: int) -> TaskArgs:
+        """The args of task `index` of `make_workload(tasks, scale)`, for any tasks > index
+        (a worker process builds its own input from this recipe)."""
+        if self.make_task is not None:
+            return self.make_task(index, scale)
+        return self.make_workload(index + 1, scale)[index]
 
     def impl(self, name: str) -> Impl:
         for impl in self.impls:

@@ -21,7 +21,7 @@ import numpy as np
 from labsrc.kernels.arcfour import arcfour as arcfour_reference
 from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError
 
-__all__ = ["ENTRY", "WORKLOAD_KEY", "WORKLOAD_LOOPS", "make_workload", "verify"]
+__all__ = ["ENTRY", "make_task", "WORKLOAD_KEY", "WORKLOAD_LOOPS", "make_workload", "verify"]
 
 #: The workload's key: a CipherSaber user key with its 10-byte IV appended.
 WORKLOAD_KEY = b"gil-lab secret!!" + bytes.fromhex("c1d2e3f4a5b6c7d8e9fa")
@@ -32,15 +32,17 @@ WORKLOAD_LOOPS = 20
 _KIB = 1024
 
 
+def make_task(index: int, scale: int) -> TaskArgs:
+    """Task `index` of make_workload(tasks, scale): its own `scale` KiB of data."""
+    # random.Random(seed).randbytes is deterministic for an int seed, and fast (C code).
+    return (WORKLOAD_KEY, random.Random(index).randbytes(scale * _KIB), WORKLOAD_LOOPS)
+
+
 def make_workload(tasks: int, scale: int) -> list[TaskArgs]:
     """`tasks` (key, data, loops) tuples, each with its own `scale` KiB of data."""
     if tasks < 0 or scale < 1:
         raise ValueError(f"need tasks >= 0 and scale >= 1, got tasks={tasks}, scale={scale}")
-    # random.Random(seed).randbytes is deterministic for an int seed, and fast (C code).
-    return [
-        (WORKLOAD_KEY, random.Random(task).randbytes(scale * _KIB), WORKLOAD_LOOPS)
-        for task in range(tasks)
-    ]
+    return [make_task(task, scale) for task in range(tasks)]
 
 
 @lru_cache(maxsize=16)
@@ -87,6 +89,7 @@ ENTRY = Kernel(
              description="Cython, same C loop with the GIL released, buffers read in place"),
     ),
     make_workload=make_workload,
+    make_task=make_task,
     verify=verify,
     # scale = KiB of data per task; one `py` task ~0.1 s here (~250 ns a byte in Python).
     default_scale=512,

@@ -15,18 +15,23 @@ import random
 
 from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError
 
-__all__ = ["ENTRY", "make_workload", "verify"]
+__all__ = ["ENTRY", "make_task", "make_workload", "verify"]
 
 _KIB = 1024
+
+
+def make_task(index: int, scale: int) -> TaskArgs:
+    """Task `index` of make_workload(tasks, scale): its own `scale` KiB of bytes."""
+    # A str seed is hashed into the generator's state the same way on every platform
+    # and Python version; the "sha256/" prefix keeps this data unlike other kernels'.
+    return (random.Random(f"sha256/{index}").randbytes(scale * _KIB),)
 
 
 def make_workload(tasks: int, scale: int) -> list[TaskArgs]:
     """`tasks` one-element (data,) tuples, each with its own `scale` KiB of bytes."""
     if tasks < 0 or scale < 1:
         raise ValueError(f"need tasks >= 0 and scale >= 1, got tasks={tasks}, scale={scale}")
-    # A str seed is hashed into the generator's state the same way on every platform
-    # and Python version; the "sha256/" prefix keeps this data unlike other kernels'.
-    return [(random.Random(f"sha256/{task}").randbytes(scale * _KIB),) for task in range(tasks)]
+    return [make_task(task, scale) for task in range(tasks)]
 
 
 def verify(args: TaskArgs, result: object) -> None:
@@ -58,6 +63,7 @@ ENTRY = Kernel(
              description="hashlib (OpenSSL); releases the GIL for inputs over 2 KiB"),
     ),
     make_workload=make_workload,
+    make_task=make_task,
     verify=verify,
     # scale = KiB per task; pure Python hashes ~0.4-0.5 MB/s here, so 48 KiB ~ 0.1 s.
     default_scale=48,
