@@ -85,6 +85,10 @@ ENTRY = Kernel(
         # it, so threads gain little: say so rather than promise parallelism.
         Impl("numpy", "labsrc.kernels.mandelbrot_numpy", "mandelbrot", releases_gil=False,
              description="vectorised numpy; GIL released only inside each array step"),
+        Impl("numba", "labsrc.kernels.mandelbrot_numba", "mandelbrot", releases_gil=True,
+             description="numba @njit(nogil=True), compiled when loaded"),
+        Impl("numba_gil", "labsrc.kernels.mandelbrot_numba", "mandelbrot_gil", releases_gil=False,
+             description="numba @njit, the same machine code holding the GIL"),
     ),
     make_workload=make_workload,
     verify=verify,
