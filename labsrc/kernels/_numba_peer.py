@@ -23,7 +23,12 @@ import numpy.typing as npt
 
 from labsrc.kernels.catalog import ImplUnavailable
 
-__all__ = ["BYTES", "READONLY_BYTES", "UNAVAILABLE", "compile_helper", "buffer_bytes", "compile_pair"]
+# `types` is numba's, re-exported: the peers reach numba only through this module, so a
+# missing numba always gives the install hint, never a bare ImportError from a peer.
+__all__ = [
+    "BYTES", "READONLY_BYTES", "UNAVAILABLE", "buffer_bytes", "compile_helper", "compile_pair",
+    "types",
+]
 
 #: The reason an impl gives when numba is missing (the `peers` extra brings it).
 UNAVAILABLE = "unavailable: pip install 'gil-lab[peers]'"

@@ -20,9 +20,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from numba import types
 
-from labsrc.kernels._numba_peer import BYTES, READONLY_BYTES, buffer_bytes, compile_pair
+from labsrc.kernels._numba_peer import BYTES, READONLY_BYTES, buffer_bytes, compile_pair, types
 from labsrc.kernels.arcfour import KEY_MAX, LOOPS_LIMIT, _as_bytes, _checked_key, _checked_loops
 
 __all__ = ["COMPILE_S", "KEY_MAX", "LOOPS_LIMIT", "arcfour", "arcfour_gil"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-from numba import types
 
 from labsrc.kernels._numba_peer import (
     BYTES,
@@ -28,6 +27,7 @@ from labsrc.kernels._numba_peer import (
     buffer_bytes,
     compile_helper,
     compile_pair,
+    types,
 )
 from labsrc.kernels.sha256 import _INITIAL_HASH, _ROUND_CONSTANTS, DIGEST_SIZE, _raw_bytes
 
