@@ -248,7 +248,7 @@ def test_mandelbrot_gil_holds_the_gil(cy: ModuleType) -> None:
 
 def test_catalog_entry_runs_and_verifies_every_impl() -> None:
     kernel = get_kernel("mandelbrot")
-    assert kernel.impl_names == ("py", "cy_gil", "cy_nogil", "cy_prange", "numpy")
+    assert kernel.impl_names == ("py", "cy_gil", "cy_nogil", "cy_prange", "numpy", "numba", "numba_gil")
     work = kernel.make_workload(2, 6)
     assert work == kernel.make_workload(2, 6) and work[0] == work[1]  # equal, deterministic
     assert work[0][:2] == (64, 6)  # scale sets the rows

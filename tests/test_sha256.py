@@ -188,7 +188,7 @@ def test_sha256_gil_holds_the_gil(cy: ModuleType, slow_data: bytes) -> None:
 
 def test_catalog_entry_runs_and_verifies_every_impl() -> None:
     kernel = get_kernel("sha256")
-    assert kernel.impl_names == ("py", "cy_gil", "cy_nogil", "hashlib")
+    assert kernel.impl_names == ("py", "cy_gil", "cy_nogil", "hashlib", "numba", "numba_gil")
     work = kernel.make_workload(3, 2)
     assert work == kernel.make_workload(3, 2)  # deterministic
     assert [len(args[0]) for args in work] == [2048] * 3  # equal cost

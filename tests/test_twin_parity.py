@@ -2,20 +2,22 @@
 
 Runs over catalog.KERNEL_ORDER; a kernel whose pure-Python twin does not exist yet is
 skipped (kernels land one at a time). The Cython side follows tests/twins.py: skipped
-locally when unbuilt, a failure in CI.
+locally when unbuilt, a failure in CI. The numba peers obey the same rules as the Cython
+twin (minus `_prange`), and are skipped only when numba is not installed.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import sys
 from types import ModuleType
 from typing import Any, Callable
 
 import pytest
 
 from labsrc.kernels import catalog
-from twins import import_twin
+from twins import NUMBA_SUFFIX, import_twin
 
 GIL_SUFFIX = "_gil"
 PRANGE_SUFFIX = "_prange"
@@ -97,6 +99,27 @@ def test_public_functions_are_documented(kernel: str) -> None:
             assert (fn.__doc__ or "").strip(), f"{module.__name__}.{name} has no docstring"
 
 
+def test_numba_peer_mirrors_the_pure_twin(kernel: str) -> None:
+    """Same public names, constants and signatures; extras are only `<name>_gil` variants;
+    everything documented; every public function's compile time recorded at import."""
+    py = _py_twin(kernel)
+    nb = import_twin(f"labsrc.kernels.{kernel}{NUMBA_SUFFIX}")
+    assert all(hasattr(nb, name) for name in nb.__all__)
+    missing = set(py.__all__) - set(nb.__all__)
+    assert not missing, f"{nb.__name__} lacks {sorted(missing)}"
+    for name in py.__all__:
+        if not callable(getattr(py, name)):
+            assert getattr(nb, name) == getattr(py, name), name
+    base = _functions(py)
+    for name, fn in base.items():
+        assert _shape(getattr(nb, name)) == _shape(fn), name
+        assert _shape(getattr(nb, name + GIL_SUFFIX)) == _shape(fn), name + GIL_SUFFIX
+    for name, fn in _functions(nb).items():
+        assert name in base or name.removesuffix(GIL_SUFFIX) in base, name
+        assert (fn.__doc__ or "").strip(), f"{nb.__name__}.{name} has no docstring"
+        assert nb.COMPILE_S[name] > 0, name  # compiled at import, and timed
+
+
 def _entry(kernel: str) -> catalog.Kernel:
     _py_twin(kernel)
     try:
@@ -120,6 +143,20 @@ def test_catalog_names_the_twins(kernel: str) -> None:
         assert prange.needs_openmp and prange.releases_gil
 
 
+def test_catalog_names_the_numba_peers(kernel: str) -> None:
+    entry = _entry(kernel)
+    py = entry.impl("py")
+    nogil, gil = entry.impl("numba"), entry.impl("numba_gil")
+    assert nogil.module == gil.module == f"{py.module}{NUMBA_SUFFIX}"
+    assert nogil.function == py.function and nogil.releases_gil
+    assert gil.function == py.function + GIL_SUFFIX and not gil.releases_gil
+    assert not (nogil.inner_threads or gil.inner_threads or nogil.needs_openmp)
+
+
+def _numba_missing() -> bool:
+    return "numba" not in sys.modules and importlib.util.find_spec("numba") is None
+
+
 def test_catalog_impls_load(kernel: str) -> None:
     entry = _entry(kernel)
     import_twin(f"cext.{kernel}")  # skips (or fails in CI) when unbuilt
@@ -127,6 +164,9 @@ def test_catalog_impls_load(kernel: str) -> None:
         ok, reason = impl.available()
         if impl.needs_openmp and not ok:
             continue  # a serial build says so instead of pretending
+        if impl.module.endswith(NUMBA_SUFFIX) and _numba_missing():
+            assert reason == "unavailable: pip install 'gil-lab[peers]'"
+            continue
         assert ok, f"{kernel}/{impl.name}: {reason}"
         assert callable(impl.load())
 

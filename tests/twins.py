@@ -2,7 +2,9 @@
 
 Locally an unbuilt cext skips its half of a suite with the build hint; in CI (CI=true or
 GILLAB_REQUIRE_CEXT=1) a missing extension fails the test instead, so a broken build can
-never pass as "all skipped".
+never pass as "all skipped". The numba peers (`labsrc.kernels.<kernel>_numba`) run the
+same suites and skip only when numba itself cannot be imported (the `peers` extra, which
+the `test` extra and so CI install).
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ from labsrc.gilcheck import main_thread_freeze
 
 REQUIRE_CEXT = os.environ.get("GILLAB_REQUIRE_CEXT") == "1" or os.environ.get("CI") == "true"
 
+NUMBA_SUFFIX = "_numba"  # labsrc.kernels.<kernel>_numba: the numba peer of a kernel
+
 
 def import_twin(module: str) -> ModuleType:
-    """Import `labsrc.kernels.x` or `cext.x`; skip (or fail in CI) when cext is unbuilt."""
+    """Import `labsrc.kernels.x`, `cext.x` or a numba peer; skip (or fail in CI) when cext is
+    unbuilt, skip a numba peer when numba is not installed."""
+    if module.endswith(NUMBA_SUFFIX):
+        pytest.importorskip("numba", reason="numba is not installed (pip install -e '.[peers]')")
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -30,8 +37,9 @@ def import_twin(module: str) -> ModuleType:
 
 
 def twin_params(kernel: str) -> list[str]:
-    """The two twin module names for a kernel, for `pytest.fixture(params=...)`."""
-    return [f"labsrc.kernels.{kernel}", f"cext.{kernel}"]
+    """The twin module names for a kernel, for `pytest.fixture(params=...)`: the pure-Python
+    twin, the Cython one, and the numba peer (same functions, same names, same contract)."""
+    return [f"labsrc.kernels.{kernel}", f"cext.{kernel}", f"labsrc.kernels.{kernel}{NUMBA_SUFFIX}"]
 
 
 def best_freeze(fn: Callable[..., Any], *args: Any, releases: bool, attempts: int = 3) -> float:
