@@ -1,7 +1,8 @@
 """Measure the downloader variants against the embedded slow server.
 
-`measure_modes` is what `gil-lab io` calls; `python -m flags.bench` prints the figures the
-issue asks for (ratios measured in one run):
+`measure_modes` runs modes on the same codes against one embedded server (the lab's
+labsrc.iobench drives it, with its GIL probe as the `watch`); `python -m flags.bench`
+prints the downloader's own figures (ratios measured in one run):
 
 1. 20 flags at a 0.5 s delay: sequential vs threadpool (20 workers) vs processpool vs asyncio;
 2. asyncio with every code (-e, 676 requests) at -m 1000, against the 0.5 s floor;
@@ -13,9 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from flags.common import Config, Status, actual_workers, load_mode, run_mode
 from flags.countries import COUNTRY_CODES, EVERY_CC, POP20_CC
@@ -37,12 +40,6 @@ def bench_codes(count: int) -> list[str]:
     return ordered[:count]
 
 
-def _probe():  # type: ignore[no-untyped-def]
-    from labsrc.probe import GilProbe  # lazily: flags must not need the lab to run
-
-    return GilProbe(interval=0.001)
-
-
 def check_arguments(modes: Sequence[str], count: int, delay: float) -> None:
     """ValueError naming what is allowed, for anything measure_modes would reject."""
     for mode in modes:
@@ -52,13 +49,16 @@ def check_arguments(modes: Sequence[str], count: int, delay: float) -> None:
         raise ValueError(f"delay must be >= 0 seconds, got {delay}")
 
 
-def measure_modes(modes: Sequence[str], count: int, delay: float,
-                  max_req: int = 1000) -> list[dict[str, object]]:
+def measure_modes(modes: Sequence[str], count: int, delay: float, max_req: int = 1000,
+                  watch: Callable[[], AbstractContextManager[Any]] = nullcontext) -> list[dict[str, Any]]:
     """Run each mode on the same `count` codes against one embedded server with a fixed
-    `delay`, each into a fresh temporary folder; one row per mode (see module doc)."""
+    `delay`, each into a fresh temporary folder; one row per mode (see module doc).
+
+    `watch()` makes a context manager wrapped around each mode's run alone (a caller's
+    probe, say); what it yields is kept in the row under "watch"."""
     check_arguments(modes, count, delay)  # fail before starting anything
     codes = bench_codes(count)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     with EmbeddedServer(ServerConfig(delay=(delay, delay))) as server:
         base = Config(base_url=server.url, dest=Path("."), timeout=max(10.0, 4 * delay + 5))
         _warm_up(server.url, base.timeout)
@@ -67,9 +67,8 @@ def measure_modes(modes: Sequence[str], count: int, delay: float,
             workers = actual_workers(variant, max_req, len(codes))
             with tempfile.TemporaryDirectory(prefix=f"flags-{mode}-") as tmp:
                 config = replace(base, dest=Path(tmp), workers=workers, client=client)
-                with _probe() as probe:
+                with watch() as watched:
                     result = run_mode(variant, codes, config, progress=False, chatty=False)
-                stats = probe.stats()
             if result.interrupted:
                 raise KeyboardInterrupt
             elapsed = result.elapsed_s
@@ -78,14 +77,12 @@ def measure_modes(modes: Sequence[str], count: int, delay: float,
                 "ok": result.counter[Status.OK], "not_found": result.counter[Status.NOT_FOUND],
                 "errors": result.counter[Status.ERROR], "elapsed_s": elapsed,
                 "speedup": None, "req_per_s": len(codes) / elapsed if elapsed > 0 else None,
-                "gil_contention": stats.contention,
-                "gil_p50_late_ms": stats.p50_late_s * 1000,
-                "gil_p99_late_ms": stats.p99_late_s * 1000,
+                "watch": watched,
             })
     base_row = next((r for r in rows if r["mode"] == "sequential"), None)
     if base_row is not None:
         for row in rows:
-            row["speedup"] = float(base_row["elapsed_s"]) / float(row["elapsed_s"])  # type: ignore[arg-type]
+            row["speedup"] = float(base_row["elapsed_s"]) / float(row["elapsed_s"])
     return rows
 
 
@@ -95,14 +92,14 @@ def _warm_up(url: str, timeout: float) -> None:
     httpx.get(f"{url}/country_codes.txt", timeout=timeout, trust_env=False).raise_for_status()
 
 
-def format_rows(rows: list[dict[str, object]]) -> str:
-    head = f"{'mode':<14}{'workers':>8}{'ok':>5}{'404':>5}{'err':>5}{'elapsed':>10}{'speedup':>9}{'req/s':>8}{'GIL cont.':>10}"
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    head = f"{'mode':<14}{'workers':>8}{'ok':>5}{'404':>5}{'err':>5}{'elapsed':>10}{'speedup':>9}{'req/s':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
         speedup = f"{r['speedup']:.1f}x" if r["speedup"] is not None else "-"
         lines.append(f"{r['mode']:<14}{r['workers']:>8}{r['ok']:>5}{r['not_found']:>5}"
                      f"{r['errors']:>5}{r['elapsed_s']:>9.2f}s{speedup:>9}"
-                     f"{r['req_per_s']:>8.0f}{r['gil_contention']:>10.3f}")
+                     f"{r['req_per_s']:>8.0f}")
     return "\n".join(lines)
 
 

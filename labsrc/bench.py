@@ -18,16 +18,18 @@ from typing import Optional, TextIO
 
 from labsrc.envinfo import cpu_count
 from labsrc.kernels.catalog import Kernel, get_kernel
-from labsrc.measure import TARGET_S, Options, Planned, calibrate, measure_cell, plan, run_matrix
+from labsrc.executors import Work
+from labsrc.matrix import TARGET_S, Options, Planned, calibrate, plan, run_matrix
+from labsrc.names import ExecutorName
+from labsrc.timing import measure_cell
 from labsrc.targets import GOALS, evaluate, format_verdicts
 
 
 def overhead_per_task(executor: str, workers: int, tasks: int, repeats: int) -> float:
     """Median seconds per no-op task through `executor` (pool start-up excluded)."""
     noop = get_kernel("noop")
-    work = noop.make_workload(tasks, 1)
-    cell = measure_cell(noop, noop.impl("noop"), executor, workers, work, 1,
-                        Options(repeats=repeats, probe=False))
+    work = Work(noop.make_workload(tasks, 1), 1)
+    cell = measure_cell(noop, noop.impl("noop"), executor, workers, work, Options(repeats=repeats, probe=False))
     if not cell.ok:
         raise RuntimeError(f"{executor}: {cell.reason}")
     return cell.wall_s / tasks
@@ -53,12 +55,12 @@ def probe_overhead(kernel: Kernel, impl: str, rounds: int, target_s: float = 0.3
     """
     fn = kernel.impl(impl).load()
     scale = calibrate(kernel, fn, {}, 4, target_s, kernel.quick_scale)
-    work = kernel.make_workload(4, scale)
+    work = Work(kernel.make_workload(4, scale), scale)
     off: list[float] = []
     on: list[float] = []
     for _ in range(rounds):
         for probe, into in ((False, off), (True, on)):
-            cell = measure_cell(kernel, kernel.impl(impl), "seq", 1, work, scale,
+            cell = measure_cell(kernel, kernel.impl(impl), ExecutorName.SEQ, 1, work,
                                 Options(repeats=1, probe=probe, warmup=False))
             into.append(cell.wall_s)
     a, b = statistics.median(off), statistics.median(on)
@@ -74,7 +76,7 @@ def goal_plan(workers: int = 2) -> list[Planned]:
         for impl in kernel.impl_names:
             executors = sorted({g.executor for g in GOALS if g.impl == impl and g.kernel in ("*", kernel.name)})
             if executors or impl == "py":  # py's seq/1 is the throughput baseline
-                planned += plan([kernel], [impl], executors or ["seq"], [workers])
+                planned += plan([kernel], [impl], executors or [ExecutorName.SEQ], [workers])
     return planned
 
 
@@ -98,10 +100,11 @@ def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None,
     workers = cpu_count()
     print(f"harness overhead per task (no-op kernel, {tasks} tasks ({max(1, tasks // 4)} for procs), "
           f"median of {repeats}):", file=out)
-    for ex, w in (("seq", 1), ("threads", workers), ("asyncio", workers), ("procs", workers)):
-        per = overhead_per_task(ex, w, tasks if ex != "procs" else max(1, tasks // 4), repeats)
+    for ex, w in ((ExecutorName.SEQ, 1), (ExecutorName.THREADS, workers), (ExecutorName.ASYNCIO, workers),
+                  (ExecutorName.PROCS, workers)):
+        per = overhead_per_task(ex, w, tasks if ex != ExecutorName.PROCS else max(1, tasks // 4), repeats)
         figures[f"overhead_{ex}_us"] = per * 1e6
-        mark = "  (target <= 50 us)" if ex == "threads" else ""
+        mark = "  (target <= 50 us)" if ex == ExecutorName.THREADS else ""
         print(f"  {ex:<8} x{w}: {per * 1e6:8.1f} us/task{mark}", file=out)
     print(f"GIL probe overhead on a sequential cell ({max(3, repeats)} interleaved rounds):", file=out)
     for kernel, impl in _busy_impls():

@@ -23,26 +23,33 @@ from labsrc.cliargs import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
-    IO_MODES,
+    Outputs,
     UsageError,
+    float_in,
     options_from,
+    payloads,
+    positive_int,
     select_executors,
     select_impls,
     select_kernels,
     select_workers,
     split_names,
     timeline_cells,
+    worker_counts,
 )
 from labsrc.envinfo import format_env, run_env
 from labsrc.executors import EXECUTORS
-from labsrc.measure import Cell, MatrixResult, plan, run_matrix
+from labsrc.iobench import IO_COUNT, IO_FIELDS, IO_MODES, IoRow, check_io, measure_io
+from labsrc.matrix import MatrixResult, plan, run_matrix
+from labsrc.names import Payload
+from labsrc.results import Cell
+
 
 def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
     """Validate the matrix arguments and run it with a progress bar on stderr."""
     chosen = select_kernels(args.kernel)
     impls = select_impls(args.impl, chosen)
     executors = select_executors(args.executor)
-    timeline_cells(getattr(args, "timeline", None))  # a typo here must not wait for the whole run
     workers = select_workers(args.workers, args.quick)
     opts = options_from(args, workers)
     if opts.knocker:
@@ -50,43 +57,48 @@ def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
 
         if not knocker_available():
             raise UsageError("--gilknocker needs the optional package: pip install gilknocker")
-    planned = plan(chosen, impls, executors, workers)
+    planned = plan(chosen, impls, executors, workers, opts.payloads)
     from tqdm import tqdm
 
     total = sum(len(p.cells) for p in planned)
     with tqdm(total=total, file=sys.stderr, disable=quiet, delay=1.0, unit="cell", leave=False) as bar:
 
         def step(cell: Cell) -> None:
-            bar.set_postfix_str(f"{cell.kernel}/{cell.impl}/{cell.executor}x{cell.workers}", refresh=False)
+            bar.set_postfix_str(cell.label, refresh=False)
             bar.update(1)
 
         return run_matrix(planned, opts, on_cell=step)
 
 
-def emit(rows: list[dict[str, Any]], io_rows: Sequence[dict[str, Any]], env: dict[str, Any],
-         args: argparse.Namespace, out: Optional[TextIO] = None) -> None:
-    """Print table + findings; write --json/--csv/--plot when asked."""
+def emit(cells: Sequence[Cell], io_rows: Sequence[IoRow], env: dict[str, Any], outputs: Outputs,
+         out: Optional[TextIO] = None) -> None:
+    """Print table + findings; write the files `outputs` names."""
     out = out or sys.stdout
-    if rows:
-        print(report.format_table(rows), file=out)
+    if cells:
+        print(report.format_table(cells), file=out)
         print(textwrap.fill(report.LEGEND, width=100), file=out)
-        if any(r.get("num_threads") is not None for r in rows):
+        if any(c.num_threads is not None for c in cells):
             print(f"(omp N): {report.NOTES['num_threads']}", file=out)
     if io_rows:
-        print(("\n" if rows else "") + report.format_table(io_rows, report.IO_COLUMNS), file=out)
-    lines = _findings.findings(rows, io_rows, env)
+        print(("\n" if cells else "") + report.format_table(io_rows, report.IO_COLUMNS), file=out)
+    lines = _findings.findings(cells, io_rows, env)
     if lines:
         print("\nFindings:", file=out)
         for line in lines:
             print(f"- {line}", file=out)
-    if getattr(args, "json", None):
-        report.write_json(args.json, env, rows, io=list(io_rows))
-    if getattr(args, "csv", None):
-        report.write_csv(args.csv, rows or io_rows, report.CPU_FIELDS if rows else report.IO_FIELDS)
-    if getattr(args, "plot", None):
+    if outputs.json:
+        report.write_json(outputs.json, env, cells, io_rows)
+    if outputs.csv:
+        if cells:
+            report.write_csv(outputs.csv, cells)
+        else:
+            report.write_csv(outputs.csv, io_rows, IO_FIELDS)
+    if outputs.io_csv and io_rows:
+        report.write_csv(outputs.io_csv, io_rows, IO_FIELDS)
+    if outputs.plot:
         from labsrc.plots import write_plots
 
-        write_plots(rows, args.plot, io_rows, timeline=timeline_cells(getattr(args, "timeline", None)))
+        write_plots(cells, outputs.plot, io_rows, timeline=outputs.timeline)
 
 
 def _status(result: MatrixResult, io_failed: bool = False) -> int:
@@ -114,30 +126,17 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_cpu(args: argparse.Namespace) -> int:
     """Run the CPU matrix."""
-    env = run_env()  # before measuring: its load average is the other programs', not ours
+    outputs = Outputs.from_args(args)  # a typo in --timeline must not wait for the whole run
+    env = run_env()  # before measuring: its load sample is the other programs', not ours
     result = measure_cpu(args, quiet=args.quiet)
-    rows = [c.as_dict() for c in result.cells]
-    emit(rows, (), env, args)
+    emit(result.cells, (), env, outputs)
     return _status(result)
 
 
-def run_io(modes: Sequence[str], count: int, delay: float) -> list[dict[str, Any]]:
-    """The I/O comparison through flags.bench (imported here so a broken flags spares the CPU side)."""
-    from flags.bench import measure_modes
-
-    return [dict(r) for r in measure_modes(list(modes), count, delay)]
-
-
-def check_io(modes: Sequence[str], count: int, delay: float) -> None:
-    """UsageError for I/O arguments flags.bench would reject (before anything runs)."""
-    if count < 1:
-        raise UsageError(f"--count must be >= 1, got {count}")
-    if not delay >= 0:
-        raise UsageError(f"--delay must be >= 0, got {delay}")
-    from flags.bench import check_arguments
-
+def _check_io(modes: Sequence[str], count: int, delay: float) -> None:
+    """UsageError for I/O arguments the downloader would reject (before anything runs)."""
     try:
-        check_arguments(modes, count, delay)
+        check_io(modes, count, delay)
     except ValueError as exc:  # unknown mode or too many codes: the message lists what is allowed
         raise UsageError(str(exc)) from None
 
@@ -145,38 +144,34 @@ def check_io(modes: Sequence[str], count: int, delay: float) -> None:
 def cmd_io(args: argparse.Namespace) -> int:
     """Run the flag downloader modes against the embedded DELAY server."""
     modes = split_names(args.modes, "--modes") or list(IO_MODES)
-    check_io(modes, args.count, args.delay)
-    rows = run_io(modes, args.count, args.delay)  # a ValueError now is a failure, not usage
-    emit([], rows, run_env(), args)
-    return EXIT_FAILED if any(r.get("errors") for r in rows) else EXIT_OK
+    _check_io(modes, args.count, args.delay)
+    rows = measure_io(modes, args.count, args.delay)  # a ValueError now is a failure, not usage
+    emit([], rows, run_env(), Outputs.from_args(args))
+    return EXIT_FAILED if any(r.errors for r in rows) else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """The tour: CPU matrix for every kernel, then the I/O comparison, into results/<timestamp>/."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = Path(args.out) / stamp
-    args.json, args.csv, args.plot = folder / "results.json", folder / "results.csv", folder
+    outputs = Outputs(json=folder / "results.json", csv=folder / "results.csv", plot=folder,
+                      io_csv=folder / "io.csv", timeline=timeline_cells(args.timeline))
     if not args.no_io:
-        check_io(IO_MODES, 20, args.delay)  # before minutes of CPU work, not after
+        _check_io(IO_MODES, IO_COUNT, args.delay)  # before minutes of CPU work, not after
     env = run_env()
     result = measure_cpu(args, quiet=args.quiet)
-    rows = [c.as_dict() for c in result.cells]
-    io_rows: list[dict[str, Any]] = []
+    io_rows: list[IoRow] = []
     io_failed = False
     if not args.no_io and not result.interrupted:
         try:
-            io_rows = run_io(IO_MODES, 20, args.delay)
+            io_rows = measure_io(IO_MODES, IO_COUNT, args.delay)
         except KeyboardInterrupt:
             result.interrupted = True
-        except ModuleNotFoundError as exc:  # the flag downloader is not installed: a gap, not a failure
-            print(f"gil-lab: I/O comparison skipped: {exc}", file=sys.stderr)
         except Exception as exc:  # the CPU results still stand; say plainly what broke
             io_failed = True
             print(f"gil-lab: the I/O comparison failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    emit(rows, io_rows, env, args)
-    if io_rows:
-        report.write_csv(folder / "io.csv", io_rows, report.IO_FIELDS)
-    print(f"\nwrote {folder}/ (results.json, results.csv, PNGs)")
+    emit(result.cells, io_rows, env, outputs)
+    print(f"\nwrote {folder}/ (results.json, results.csv, io.csv, PNGs)")
     return _status(result, io_failed)
 
 
@@ -184,8 +179,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Does STATEMENT release the GIL? (timeit-style statement and --setup)."""
     from labsrc.gilcheck import check, compile_statement
 
-    if args.tries < 1:
-        raise UsageError(f"--tries must be >= 1, got {args.tries}")
     try:
         call = compile_statement(args.statement, args.setup)
     except SyntaxError as exc:
@@ -219,21 +212,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Harness overhead per task, GIL-probe overhead and the kernels' speed goals."""
     from labsrc.bench import run_bench
 
-    if args.tasks < 1 or (args.repeat is not None and args.repeat < 1):
-        raise UsageError("--tasks and --repeat must be >= 1")
     run_bench(tasks=args.tasks, repeats=args.repeat or 5, goals=not args.no_goals)
     return EXIT_OK
 
 
-def _matrix_options(p: argparse.ArgumentParser, files: bool = True) -> None:
+def _matrix_options(p: argparse.ArgumentParser, files: bool = True,
+                    payload_default: tuple[Payload, ...] = (Payload.RECIPE,)) -> None:
     p.add_argument("--kernel", help="kernels, comma-separated (default: all)")
     p.add_argument("--impl", help="implementations, comma-separated (default: all built)")
     p.add_argument("--executor", help=f"of {','.join(EXECUTORS)} (default: {','.join(DEFAULT_EXECUTORS)})")
-    p.add_argument("--workers", help="worker counts, comma-separated (default: 1 and the CPU count)")
-    p.add_argument("--repeat", type=int, help="timed runs per cell (default 5, 3 with --quick)")
-    p.add_argument("--tasks", type=int, help="tasks per cell (default max(8, 2 x workers); max(4, 2 x workers) with --quick)")
-    p.add_argument("--scale", type=int, help="fixed work scale: skip calibration")
-    p.add_argument("--target", type=float, help="seconds of sequential work to calibrate to")
+    p.add_argument("--workers", type=worker_counts,
+                   help="worker counts, comma-separated (default: 1 and the CPU count)")
+    p.add_argument("--payload", type=payloads, default=payload_default,
+                   help="what a process task ships, comma-separated: recipe (kernel, scale, task "
+                        "index; the worker builds its input) and/or data (the input and answer, "
+                        f"pickled) (default: {','.join(payload_default)})")
+    p.add_argument("--repeat", type=positive_int, help="timed runs per cell (default 5, 3 with --quick)")
+    p.add_argument("--tasks", type=positive_int,
+                   help="tasks per cell (default max(8, 2 x workers); max(4, 2 x workers) with --quick)")
+    p.add_argument("--scale", type=positive_int, help="fixed work scale: skip calibration")
+    p.add_argument("--target", type=float_in(0, 3600), help="seconds of sequential work to calibrate to")
     p.add_argument("--quick", action="store_true", help="small smoke configuration")
     p.add_argument("--no-probe", action="store_true", help="no GIL heartbeat")
     p.add_argument("--gilknocker", action="store_true", help="also report gilknocker's metric")
@@ -255,14 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     _matrix_options(sub.add_parser("cpu", help="kernels x implementations x executors x workers"))
     p = sub.add_parser("io", help="flag downloads: sequential, threads, processes, asyncio")
     p.add_argument("--modes", help=f"comma-separated (default: {','.join(IO_MODES)})")
-    p.add_argument("--count", type=int, default=20, help="flags to fetch (default 20)")
-    p.add_argument("--delay", type=float, default=0.5, help="server delay per request, seconds")
+    p.add_argument("--count", type=positive_int, default=IO_COUNT, help=f"flags to fetch (default {IO_COUNT})")
+    p.add_argument("--delay", type=float_in(0, 60, low_open=False), default=0.5,
+                   help="server delay per request, seconds")
     p.add_argument("--json"), p.add_argument("--csv"), p.add_argument("--plot")
     p.add_argument("--quiet", action="store_true")
     p = sub.add_parser("compare", help="the tour: every kernel, then I/O; writes results/<timestamp>/")
-    _matrix_options(p, files=False)
+    _matrix_options(p, files=False, payload_default=tuple(Payload))
+    p.add_argument("--timeline", help="cells for the Gantt charts, IMPL/EXECUTOR comma-separated")
     p.add_argument("--out", default="results", help="parent folder of the timestamped results")
-    p.add_argument("--delay", type=float, default=0.5, help="I/O server delay per request")
+    p.add_argument("--delay", type=float_in(0, 60, low_open=False), default=0.5,
+                   help="I/O server delay per request")
     p.add_argument("--no-io", action="store_true", help="skip the I/O comparison")
     p.set_defaults(quick=True)
     p = sub.add_parser("check", help="does a statement release the GIL? (timeit-style)",
@@ -271,14 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "\"import zlib; data = bytes(100_000_000)\" \"zlib.compress(data)\"")
     p.add_argument("statement", help="Python code to run (give it ~0.1 s of work or more)")
     p.add_argument("--setup", default="", help="code run once before, e.g. imports and data")
-    p.add_argument("--tries", type=int, default=3, help="measurements of the freeze (default 3)")
+    p.add_argument("--tries", type=positive_int, default=3, help="measurements of the freeze (default 3)")
     p = sub.add_parser("demo", help="the book's demos")
     p.add_argument("which", choices=("map", "spinner"))
-    p.add_argument("--scale", type=float, default=1.0, help="map: multiply the sleeps")
-    p.add_argument("--seconds", type=float, default=1.5, help="spinner: seconds of work per kernel")
+    p.add_argument("--scale", type=float_in(0, 100), default=1.0, help="map: multiply the sleeps")
+    p.add_argument("--seconds", type=float_in(0, 600), default=1.5, help="spinner: seconds of work per kernel")
     p = sub.add_parser("bench", help="harness and probe overhead, then the kernels' speed goals")
-    p.add_argument("--tasks", type=int, default=2000, help="no-op tasks for the overhead figure")
-    p.add_argument("--repeat", type=int, help="timed runs per figure (default 5)")
+    p.add_argument("--tasks", type=positive_int, default=2000, help="no-op tasks for the overhead figure")
+    p.add_argument("--repeat", type=positive_int, help="timed runs per figure (default 5)")
     p.add_argument("--no-goals", action="store_true", help="skip the kernel goals")
     for module in COMMAND_MODULES:
         COMMANDS.update(import_module(module).add_commands(sub))

@@ -1,19 +1,25 @@
 """Command-line text -> validated choices: kernels, implementations, executors, workers,
-timeline cells and measurement options. Anything wrong raises UsageError (exit 2) with the
-valid names, before any measuring starts."""
+payloads, timeline cells, measurement options and output paths.
+
+Numbers are checked by argparse `type=` validators (argparse then exits 2 naming the
+option); names that need the catalog raise UsageError (exit 2) with the valid names. All of
+it happens before any measuring starts."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Optional, Sequence
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 from labsrc.envinfo import cpu_count
 from labsrc.executors import EXECUTORS
 from labsrc.kernels.catalog import Kernel, get_kernel, kernels
-from labsrc.measure import TARGET_S, Options
+from labsrc.names import ExecutorName, Payload
+from labsrc.timing import TARGET_S, Options
 
-DEFAULT_EXECUTORS = ("seq", "threads", "procs")
-IO_MODES = ("sequential", "threadpool", "processpool", "asyncio")
+DEFAULT_EXECUTORS = (ExecutorName.SEQ, ExecutorName.THREADS, ExecutorName.PROCS)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_WORKERS = 256
 
@@ -32,17 +38,80 @@ def split_names(text: Optional[str], option: str) -> Optional[list[str]]:
     return names
 
 
-def _positive(text: str, what: str) -> list[int]:
-    values = []
-    for part in split_names(text, what) or []:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def float_in(low: float, high: float, low_open: bool = True) -> Callable[[str], float]:
+    """argparse type: a finite number in (low, high] ([low, high] when not `low_open`)."""
+    def parse(text: str) -> float:
         try:
-            value = int(part)
+            value = float(text)
         except ValueError:
-            raise UsageError(f"{what} must be whole numbers >= 1, got {part!r}") from None
-        if value < 1:
-            raise UsageError(f"{what} must be >= 1, got {value}")
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        above = value > low if low_open else value >= low
+        if not (math.isfinite(value) and above and value <= high):
+            bracket = "(" if low_open else "["
+            raise argparse.ArgumentTypeError(f"must be in {bracket}{low:g}, {high:g}], got {text!r}")
+        return value
+
+    return parse
+
+
+def worker_counts(text: str) -> list[int]:
+    """argparse type: comma-separated worker counts, each 1..MAX_WORKERS."""
+    values = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        value = positive_int(part.strip())
+        if value > MAX_WORKERS:
+            raise argparse.ArgumentTypeError(
+                f"must be <= {MAX_WORKERS} (the prange kernels' OpenMP bound), got {value}")
         values.append(value)
+    if not values:
+        raise argparse.ArgumentTypeError(f"needs at least one comma-separated number, got {text!r}")
     return values
+
+
+def payloads(text: str) -> tuple[Payload, ...]:
+    """argparse type: comma-separated payloads of process cells (recipe, data)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    valid = ", ".join(Payload)
+    if not names:
+        raise argparse.ArgumentTypeError(f"needs at least one of {valid}, got {text!r}")
+    for name in names:
+        if name not in set(Payload):
+            raise argparse.ArgumentTypeError(f"unknown payload {name!r}; choose from: {valid}")
+    return tuple(dict.fromkeys(Payload(n) for n in names))
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a command writes what it measured (None: not asked for)."""
+
+    json: Optional[Path] = None
+    csv: Optional[Path] = None
+    plot: Optional[Path] = None
+    io_csv: Optional[Path] = None
+    timeline: Optional[list[tuple[str, str]]] = None  # cells of the Gantt charts
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Outputs":
+        """The file options of `cpu` and `io` (those a command does not have stay None)."""
+        def path(name: str) -> Optional[Path]:
+            value = getattr(args, name, None)
+            return Path(value) if value else None
+
+        return cls(json=path("json"), csv=path("csv"), plot=path("plot"),
+                   timeline=timeline_cells(getattr(args, "timeline", None)))
 
 
 def select_kernels(text: Optional[str]) -> list[Kernel]:
@@ -98,14 +167,6 @@ def select_executors(text: Optional[str]) -> list[str]:
 
 def options_from(args: argparse.Namespace, workers: Sequence[int]) -> Options:
     """Measurement options: --quick shrinks repeats and the calibration target."""
-    if args.repeat is not None and args.repeat < 1:
-        raise UsageError(f"--repeat must be >= 1, got {args.repeat}")
-    for flag in ("tasks", "scale"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag} must be >= 1, got {value}")
-    if args.target is not None and args.target <= 0:
-        raise UsageError(f"--target must be > 0 seconds, got {args.target}")
     quick = bool(args.quick)
     widest = max(workers)
     return Options(
@@ -119,15 +180,13 @@ def options_from(args: argparse.Namespace, workers: Sequence[int]) -> Options:
         quick=quick,
         probe=not args.no_probe,
         knocker=args.gilknocker,
+        payloads=args.payload,
     )
 
 
-def select_workers(text: Optional[str], quick: bool) -> list[int]:
-    """Worker counts from --workers (1..MAX_WORKERS); default 1 and the CPU count (--quick: the CPU count)."""
-    if text is None:
+def select_workers(given: Optional[list[int]], quick: bool) -> list[int]:
+    """Worker counts from --workers (already checked by `worker_counts`); default 1 and the
+    CPU count (--quick: the CPU count)."""
+    if given is None:
         return [cpu_count()] if quick else sorted({1, cpu_count()})
-    workers = _positive(text, "--workers")
-    if max(workers) > MAX_WORKERS:
-        raise UsageError(f"--workers must be <= {MAX_WORKERS} (the prange kernels' OpenMP bound), "
-                         f"got {max(workers)}")
-    return workers
+    return given

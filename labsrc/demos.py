@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, TextIO
 
 from labsrc.kernels.catalog import ImplUnavailable, get_kernel
-from labsrc.measure import calibrate
+from labsrc.matrix import calibrate
 
 
 def _stamp() -> str:

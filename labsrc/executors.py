@@ -1,12 +1,15 @@
 """Executors: run these tasks with this function on N workers, one signature for all.
 
-`make_executor(name, workers)` returns an object used as a context manager for one cell:
-entering it starts its pool (the start-up time is kept in `startup_s`, apart from the
-work), `run(ref, tasks)` runs every task and returns the results in task order plus one
-`Span` per task, and leaving it stops the pool; `abort()` stops it at once (Ctrl-C).
+`make_executor(name, workers, payload)` returns an executor for one cell, used as a context
+manager: `open(ref)` starts its pool (the time it took is kept in `startup_s`, apart from
+the work), `run(ref, work)` runs every task and returns the answers in task order plus one
+`Span` per task, and leaving the `with` block stops the pool (at once, if it is left by an
+exception or Ctrl-C).
 
 The task function travels as a `TaskRef` (kernel and implementation *names*): worker
-processes resolve it through the catalog themselves, so nothing unpicklable crosses.
+processes resolve it through the catalog themselves, so nothing unpicklable crosses. What
+else crosses per task is the cell's payload (labsrc.names.Payload): the input itself, or
+only its recipe.
 
 Spans are stamped with `time.perf_counter`, which on Linux is CLOCK_MONOTONIC: one
 system-wide clock, so stamps taken in worker processes line up with the parent's.
@@ -18,22 +21,35 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import multiprocessing
-import os
-import resource
-import signal
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, ClassVar, Optional, Sequence
 
-from labsrc.allocator import pin_allocator
-from labsrc.kernels.catalog import TaskArgs, resolve
+from labsrc.kernels.catalog import TaskArgs
+from labsrc.names import ExecutorName, Payload
+from labsrc.worker import (
+    RemoteResult,
+    TaskRef,
+    call_data,
+    call_in_interpreter,
+    call_recipe,
+    clock,
+    function,
+    init_worker,
+    ready,
+)
 
-clock = time.perf_counter
 CLOCK_INFO = str(time.get_clock_info("perf_counter").implementation)
 
-EXECUTORS: tuple[str, ...] = ("seq", "threads", "procs", "asyncio", "interp")
+EXECUTORS: tuple[str, ...] = tuple(ExecutorName)
+
+__all__ = [
+    "CLOCK_INFO", "EXECUTORS", "Executor", "ExecutorUnavailable", "RunOutput", "Span", "TaskRef",
+    "Work", "WorkerCrashed", "clock", "executor_available", "make_executor", "process_context",
+]
 
 
 class ExecutorUnavailable(RuntimeError):
@@ -45,12 +61,12 @@ class WorkerCrashed(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TaskRef:
-    """The task function by name: `resolve(kernel, impl)(*args, **dict(kwargs))`."""
+class Work:
+    """The tasks of a cell: their inputs, and the scale they were made at (their recipe is
+    (kernel, scale, index), so a worker can rebuild input `index` itself)."""
 
-    kernel: str
-    impl: str
-    kwargs: tuple[tuple[str, Any], ...] = ()
+    args: Sequence[TaskArgs]
+    scale: int
 
 
 @dataclass(frozen=True)
@@ -64,26 +80,16 @@ class Span:
 
 @dataclass
 class RunOutput:
-    """Results in task order, their spans, and CPU seconds measured inside worker processes.
+    """Answers in task order, their spans, and CPU seconds measured inside worker processes.
 
     `worker_cpu_s` is non-zero only for out-of-process executors: a pool's live workers
     are not yet in the parent's RUSAGE_CHILDREN, so each task reports its own CPU time.
+    Under the recipe payload a large answer arrives as a labsrc.worker.ResultDigest.
     """
 
     results: list[Any]
     spans: list[Span]
     worker_cpu_s: float = 0.0
-
-
-_FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {}
-
-
-def _function(ref: TaskRef) -> Callable[..., Any]:
-    key = (ref.kernel, ref.impl)
-    fn = _FUNCTIONS.get(key)
-    if fn is None:
-        fn = _FUNCTIONS[key] = resolve(ref.kernel, ref.impl)
-    return fn
 
 
 def _call_here(fn: Callable[..., Any], kwargs: dict[str, Any], args: TaskArgs) -> tuple[Any, Span]:
@@ -93,67 +99,39 @@ def _call_here(fn: Callable[..., Any], kwargs: dict[str, Any], args: TaskArgs) -
     return result, Span(start, clock(), threading.get_native_id())
 
 
-def call_remote(ref: TaskRef, args: TaskArgs) -> tuple[Any, float, float, int, float]:
-    """Entry point in a worker process: (result, start, end, pid, cpu seconds of the task)."""
-    fn = _function(ref)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    start = clock()
-    result = fn(*args, **dict(ref.kwargs))
-    end = clock()
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
-    return result, start, end, os.getpid(), cpu
+def _in_process_output(pairs: Sequence[tuple[Any, Span]]) -> RunOutput:
+    return RunOutput([r for r, _ in pairs], [s for _, s in pairs])
 
 
-def _call_interp(ref: TaskRef, args: TaskArgs) -> tuple[Any, Span]:
-    """Entry point in a sub-interpreter: the task, stamped with its thread's id."""
-    return _call_here(_function(ref), dict(ref.kwargs), args)
+class Executor(ABC):
+    """One cell's executor. Subclasses start their pool in `_start`, run tasks in `run`
+    and stop the pool in `_stop`; `payload` matters only where tasks leave the process."""
 
+    name: ClassVar[ExecutorName]
+    in_process: ClassVar[bool] = True
 
-def _init_worker(ref: TaskRef) -> None:
-    # The parent handles Ctrl-C and terminates us; tracebacks from every worker would only
-    # bury its message. Resolving now moves the imports into the start-up time.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pin_allocator()  # same allocator rules as the parent (see labsrc.allocator)
-    _function(ref)
-
-
-def _ready() -> int:
-    return os.getpid()
-
-
-class Executor:
-    """Base: a sequential executor. Subclasses override `_start`, `run` and `_stop`."""
-
-    name = "seq"
-    in_process = True
-
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, payload: Payload = Payload.RECIPE) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
+        self.payload: Optional[Payload] = None if self.in_process else payload
         self.startup_s = 0.0
-        self._ref: Optional[TaskRef] = None
 
-    def open(self, ref: TaskRef) -> "Executor":
+    def open(self, ref: TaskRef) -> None:
         """Start the pool for tasks of `ref`; the time it took goes to `startup_s`."""
-        self._ref = ref
         t0 = clock()
         self._start(ref)
         self.startup_s = clock() - t0
-        return self
 
-    def _start(self, ref: TaskRef) -> None:
-        _function(ref)
+    @abstractmethod
+    def _start(self, ref: TaskRef) -> None: ...
 
-    def run(self, ref: TaskRef, tasks: Sequence[TaskArgs]) -> RunOutput:
-        """Run every task; results in task order."""
-        fn, kwargs = _function(ref), dict(ref.kwargs)
-        pairs = [_call_here(fn, kwargs, args) for args in tasks]
-        return RunOutput([r for r, _ in pairs], [s for _, s in pairs])
+    @abstractmethod
+    def run(self, ref: TaskRef, work: Work) -> RunOutput:
+        """Run every task of `work` once; answers in task order."""
 
-    def _stop(self, abort: bool) -> None:
-        pass
+    @abstractmethod
+    def _stop(self, abort: bool) -> None: ...
 
     def close(self) -> None:
         """Stop the pool, waiting for it."""
@@ -173,56 +151,82 @@ class Executor:
             self.abort()
 
 
+class SeqExecutor(Executor):
+    """Every task in turn, in this thread: the baseline of every speedup."""
+
+    name = ExecutorName.SEQ
+
+    def _start(self, ref: TaskRef) -> None:
+        function(ref)
+
+    def run(self, ref: TaskRef, work: Work) -> RunOutput:
+        fn, kwargs = function(ref), dict(ref.kwargs)
+        return _in_process_output([_call_here(fn, kwargs, args) for args in work.args])
+
+    def _stop(self, abort: bool) -> None:
+        pass
+
+
 class ThreadsExecutor(Executor):
     """concurrent.futures.ThreadPoolExecutor with `workers` threads."""
 
-    name = "threads"
+    name = ExecutorName.THREADS
+
+    def __init__(self, workers: int, payload: Payload = Payload.RECIPE) -> None:
+        super().__init__(workers, payload)
+        self._pool: Optional[cf.ThreadPoolExecutor] = None
 
     def _start(self, ref: TaskRef) -> None:
-        _function(ref)
+        function(ref)
         self._pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="lab")
 
-    def run(self, ref: TaskRef, tasks: Sequence[TaskArgs]) -> RunOutput:
-        fn, kwargs = _function(ref), dict(ref.kwargs)
-        futures = [self._pool.submit(_call_here, fn, kwargs, args) for args in tasks]
-        pairs = [f.result() for f in futures]
-        return RunOutput([r for r, _ in pairs], [s for _, s in pairs])
+    def run(self, ref: TaskRef, work: Work) -> RunOutput:
+        assert self._pool is not None, "open() first"
+        fn, kwargs = function(ref), dict(ref.kwargs)
+        futures = [self._pool.submit(_call_here, fn, kwargs, args) for args in work.args]
+        return _in_process_output([f.result() for f in futures])
 
     def _stop(self, abort: bool) -> None:
-        if hasattr(self, "_pool"):
+        if self._pool is not None:
             self._pool.shutdown(wait=not abort, cancel_futures=abort)
 
 
 class AsyncioExecutor(Executor):
     """One event loop; every task goes through `asyncio.to_thread` on a `workers`-thread pool."""
 
-    name = "asyncio"
+    name = ExecutorName.ASYNCIO
+
+    def __init__(self, workers: int, payload: Payload = Payload.RECIPE) -> None:
+        super().__init__(workers, payload)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._pool: Optional[cf.ThreadPoolExecutor] = None
 
     def _start(self, ref: TaskRef) -> None:
-        _function(ref)
+        function(ref)
         self._loop = asyncio.new_event_loop()
         self._pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="lab-aio")
         self._loop.set_default_executor(self._pool)
 
-    async def _gather(self, ref: TaskRef, tasks: Sequence[TaskArgs]) -> list[tuple[Any, Span]]:
-        fn, kwargs = _function(ref), dict(ref.kwargs)
-        return await asyncio.gather(*(asyncio.to_thread(_call_here, fn, kwargs, a) for a in tasks))
+    async def _gather(self, ref: TaskRef, work: Work) -> list[tuple[Any, Span]]:
+        fn, kwargs = function(ref), dict(ref.kwargs)
+        return await asyncio.gather(*(asyncio.to_thread(_call_here, fn, kwargs, a) for a in work.args))
 
-    def run(self, ref: TaskRef, tasks: Sequence[TaskArgs]) -> RunOutput:
-        pairs = self._loop.run_until_complete(self._gather(ref, tasks))
-        return RunOutput([r for r, _ in pairs], [s for _, s in pairs])
+    def run(self, ref: TaskRef, work: Work) -> RunOutput:
+        assert self._loop is not None, "open() first"
+        return _in_process_output(self._loop.run_until_complete(self._gather(ref, work)))
 
     def _stop(self, abort: bool) -> None:
-        if hasattr(self, "_pool"):
-            # Ctrl-C or a raising task can leave to_thread tasks pending on the loop; cancel
-            # and reap them so closing it does not report "Task was destroyed but pending".
-            pending = asyncio.all_tasks(self._loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self._pool.shutdown(wait=not abort, cancel_futures=abort)
-            self._loop.close()
+        if self._loop is None or self._pool is None:
+            return
+        # Ctrl-C or a raising task can leave to_thread tasks pending on the loop; cancel
+        # and reap them so closing it does not report "Task was destroyed but pending".
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._pool.shutdown(wait=not abort, cancel_futures=abort)
+        self._loop.close()
 
 
 def process_context() -> multiprocessing.context.BaseContext:
@@ -230,26 +234,35 @@ def process_context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        # Children fork from a server that has the harness imported already.
-        ctx.set_forkserver_preload(["labsrc.executors"])
+        # Children fork from a server that has the worker's imports done already.
+        ctx.set_forkserver_preload(["labsrc.worker"])
     return ctx
+
+
+def _remote_output(out: Sequence[RemoteResult]) -> RunOutput:
+    spans = [Span(o.start, o.end, o.worker) for o in out]
+    return RunOutput([o.answer for o in out], spans, sum(o.cpu_s for o in out))
 
 
 class ProcsExecutor(Executor):
     """concurrent.futures.ProcessPoolExecutor; start-up waits until all workers answered."""
 
-    name = "procs"
+    name = ExecutorName.PROCS
     in_process = False
+
+    def __init__(self, workers: int, payload: Payload = Payload.RECIPE) -> None:
+        super().__init__(workers, payload)
+        self._pool: Optional[cf.Executor] = None
 
     def _make_pool(self, ref: TaskRef) -> cf.Executor:
         return cf.ProcessPoolExecutor(
-            self.workers, mp_context=process_context(), initializer=_init_worker, initargs=(ref,)
+            self.workers, mp_context=process_context(), initializer=init_worker, initargs=(ref,)
         )
 
     def _start(self, ref: TaskRef) -> None:
         self._pool = self._make_pool(ref)
         # Submitted together, these start every worker before the first result comes back.
-        self._map(_ready, [() for _ in range(self.workers)])
+        self._map(ready, [() for _ in range(self.workers)])
 
     def _map(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Submit every call, then collect results in order; a dead worker -> WorkerCrashed.
@@ -257,19 +270,20 @@ class ProcsExecutor(Executor):
         A worker that dies early breaks the pool while later calls are still being
         submitted, so submit() can raise too, not only result().
         """
+        assert self._pool is not None, "open() first"
         try:
             futures = [self._pool.submit(fn, *args) for args in calls]
             return [f.result() for f in futures]
         except cf.process.BrokenProcessPool as exc:
             raise WorkerCrashed(f"a worker process died ({exc})") from exc
 
-    def run(self, ref: TaskRef, tasks: Sequence[TaskArgs]) -> RunOutput:
-        out = self._map(call_remote, [(ref, args) for args in tasks])
-        spans = [Span(start, end, pid) for _, start, end, pid, _ in out]
-        return RunOutput([o[0] for o in out], spans, sum(o[4] for o in out))
+    def run(self, ref: TaskRef, work: Work) -> RunOutput:
+        if self.payload == Payload.DATA:
+            return _remote_output(self._map(call_data, [(ref, args) for args in work.args]))
+        return _remote_output(self._map(call_recipe, [(ref, work.scale, i) for i in range(len(work.args))]))
 
     def _stop(self, abort: bool) -> None:
-        pool = getattr(self, "_pool", None)
+        pool = self._pool
         if pool is None:
             return
         if abort:
@@ -283,26 +297,26 @@ class ProcsExecutor(Executor):
 
 
 class InterpExecutor(ProcsExecutor):
-    """concurrent.futures.InterpreterPoolExecutor (Python >= 3.14): one interpreter per worker."""
+    """concurrent.futures.InterpreterPoolExecutor (Python >= 3.14): one interpreter per
+    worker. Inputs are always shipped (data payload): interpreters share the process."""
 
-    name = "interp"
+    name = ExecutorName.INTERP
+
+    def __init__(self, workers: int, payload: Payload = Payload.DATA) -> None:
+        super().__init__(workers, Payload.DATA)
 
     def _make_pool(self, ref: TaskRef) -> cf.Executor:
         pool_type = getattr(cf, "InterpreterPoolExecutor", None)
         if pool_type is None:
             raise ExecutorUnavailable(interp_reason())
-        return pool_type(self.workers, initializer=_function, initargs=(ref,))
+        return pool_type(self.workers, initializer=function, initargs=(ref,))
 
-    def run(self, ref: TaskRef, tasks: Sequence[TaskArgs]) -> RunOutput:
-        # Sub-interpreters are threads of this process: RUSAGE_SELF inside one counts the
-        # whole process (already in the parent's delta), and the pid names no worker.
-        out = self._map(_call_interp, [(ref, args) for args in tasks])
-        return RunOutput([r for r, _ in out], [span for _, span in out])
+    def run(self, ref: TaskRef, work: Work) -> RunOutput:
+        return _remote_output(self._map(call_in_interpreter, [(ref, args) for args in work.args]))
 
     def _stop(self, abort: bool) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=abort)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=abort)
 
 
 def interp_reason() -> str:
@@ -313,22 +327,24 @@ def interp_reason() -> str:
 
 
 _TYPES: dict[str, type[Executor]] = {
-    "seq": Executor,
-    "threads": ThreadsExecutor,
-    "procs": ProcsExecutor,
-    "asyncio": AsyncioExecutor,
-    "interp": InterpExecutor,
+    kind.name: kind
+    for kind in (SeqExecutor, ThreadsExecutor, ProcsExecutor, AsyncioExecutor, InterpExecutor)
 }
 
 
 def executor_available(name: str) -> tuple[bool, str]:
     """(True, '') when executor `name` can run on this interpreter, else (False, reason)."""
-    if name == "interp" and interp_reason():
+    if name == ExecutorName.INTERP and interp_reason():
         return False, interp_reason()
     return True, ""
 
 
-def make_executor(name: str, workers: int) -> Executor:
+def runs_in_process(name: str) -> bool:
+    """Whether executor `name` runs tasks in this process (no payload crosses)."""
+    return _TYPES[name].in_process
+
+
+def make_executor(name: str, workers: int, payload: Payload = Payload.RECIPE) -> Executor:
     """A fresh executor `name` for `workers` workers; KeyError listing the names if unknown."""
     try:
         kind = _TYPES[name]
@@ -337,13 +353,4 @@ def make_executor(name: str, workers: int) -> Executor:
     ok, reason = executor_available(name)
     if not ok:
         raise ExecutorUnavailable(reason)
-    return kind(workers)
-
-
-def run_tasks(
-    name: str, workers: int, ref: TaskRef, tasks: Sequence[TaskArgs]
-) -> tuple[RunOutput, float]:
-    """One-shot convenience: open an executor, run the tasks once, close it; (output, startup_s)."""
-    with make_executor(name, workers) as ex:
-        ex.open(ref)
-        return ex.run(ref, tasks), ex.startup_s
+    return kind(workers, payload)

@@ -10,9 +10,10 @@ Each file is saved to a temporary name and moved into place (atomic, like the re
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Optional, Sequence
 
 import matplotlib
 
@@ -20,11 +21,13 @@ matplotlib.use("Agg")  # before pyplot: files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from labsrc.iobench import IoRow  # noqa: E402
+from labsrc.names import ExecutorName, Payload  # noqa: E402
 from labsrc.report import atomic_write  # noqa: E402
+from labsrc.results import Cell  # noqa: E402
 
-Row = Mapping[str, Any]
-
-STYLE = {"threads": "-", "procs": "--", "asyncio": ":", "seq": "-.", "interp": (0, (3, 1, 1, 1))}
+STYLE = {ExecutorName.THREADS: "-", ExecutorName.PROCS: "--", ExecutorName.ASYNCIO: ":",
+         ExecutorName.SEQ: "-.", ExecutorName.INTERP: (0, (3, 1, 1, 1))}
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -37,33 +40,38 @@ def _save(fig: Figure, path: Path) -> Path:
     return atomic_write(path, buffer.getvalue())
 
 
-def _ok(rows: Sequence[Row]) -> list[Row]:
-    return [r for r in rows if r.get("status", "ok") == "ok" and r.get("speedup") is not None]
+def _ok(rows: Sequence[Cell]) -> list[Cell]:
+    return [r for r in rows if r.ok and math.isfinite(r.speedup)]
 
 
-def speedup_plot(rows: Sequence[Row], kernel: str, path: Path) -> Optional[Path]:
+def _line_name(cell: Cell) -> str:
+    """A line of the speedup plot: the executor, with the payload of a data-shipping cell."""
+    return f"{cell.executor}[data]" if cell.payload == Payload.DATA else str(cell.executor)
+
+
+def speedup_plot(rows: Sequence[Cell], kernel: str, path: Path) -> Optional[Path]:
     """Speedup vs workers for one kernel; None when it has no measured cells."""
-    mine = [r for r in _ok(rows) if r["kernel"] == kernel]
+    mine = [r for r in _ok(rows) if r.kernel == kernel]
     if not mine:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    top = max(r["workers"] for r in mine)
+    top = max(r.workers for r in mine)
     ax.plot([1, top], [1, top], color="0.7", lw=1, label="ideal")
-    impls = list(dict.fromkeys(r["impl"] for r in mine))
+    impls = list(dict.fromkeys(r.impl for r in mine))
     colors = {name: f"C{i % 10}" for i, name in enumerate(impls)}
     for impl in impls:
-        base = next((r for r in mine if r["impl"] == impl and r["executor"] == "seq" and r["workers"] == 1), None)
-        for ex in dict.fromkeys(r["executor"] for r in mine if r["impl"] == impl):
-            points = {r["workers"]: r["speedup"] for r in mine if r["impl"] == impl and r["executor"] == ex}
-            if ex != "seq" and base is not None:
+        base = next((r for r in mine if r.impl == impl and r.executor == ExecutorName.SEQ and r.workers == 1), None)
+        for line in dict.fromkeys(_line_name(r) for r in mine if r.impl == impl):
+            points = {r.workers: r.speedup for r in mine if r.impl == impl and _line_name(r) == line}
+            if line != ExecutorName.SEQ and base is not None:
                 points.setdefault(1, 1.0)  # the baseline anchors every line at one worker
-            if ex == "seq" and len(points) < 2:
+            if line == ExecutorName.SEQ and len(points) < 2:
                 continue  # a lone baseline point says nothing new
             xs = sorted(points)
             ax.plot(xs, [points[x] for x in xs], marker="o", color=colors[impl],
-                    linestyle=STYLE.get(ex, "-"), label=f"{impl} / {ex}")
+                    linestyle=STYLE.get(line, (0, (1, 1))), label=f"{impl} / {line}")
     ax.set(title=f"{kernel}: speedup vs workers (same work per implementation)",
-           xlabel="workers", ylabel="speedup vs seq", xticks=sorted({1, top} | {r["workers"] for r in mine}))
+           xlabel="workers", ylabel="speedup vs seq", xticks=sorted({1, top} | {r.workers for r in mine}))
     ax.axhline(1.0, color="0.85", lw=0.8)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
@@ -71,51 +79,52 @@ def speedup_plot(rows: Sequence[Row], kernel: str, path: Path) -> Optional[Path]
     return _save(fig, path)
 
 
-DEFAULT_TIMELINE = (("py", "threads"), ("cy_gil", "threads"), ("cy_nogil", "threads"), ("py", "procs"))
+DEFAULT_TIMELINE = (("py", ExecutorName.THREADS), ("cy_gil", ExecutorName.THREADS),
+                    ("cy_nogil", ExecutorName.THREADS), ("py", ExecutorName.PROCS))
 
 
-def choose_timeline_cells(rows: Sequence[Row], kernel: str, limit: int = 4,
-                          wanted: Optional[Sequence[tuple[str, str]]] = None) -> list[Row]:
+def choose_timeline_cells(rows: Sequence[Cell], kernel: str, limit: int = 4,
+                          wanted: Optional[Sequence[tuple[str, str]]] = None) -> list[Cell]:
     """Cells worth a Gantt chart: the widest cell of each (impl, executor) in `wanted`
     (the user's choice, or by default py, cy_gil, cy_nogil threads and py procs topped up
     with the widest other cells)."""
-    mine = [r for r in rows if r.get("status", "ok") == "ok" and r["kernel"] == kernel and r.get("spans")]
-    chosen: list[Row] = []
+    mine = [r for r in rows if r.ok and r.kernel == kernel and r.spans and r.payload != Payload.DATA]
+    chosen: list[Cell] = []
     if wanted is not None:
         for impl, ex in wanted:
-            cands = [r for r in mine if r["impl"] == impl and r["executor"] == ex]
+            cands = [r for r in mine if r.impl == impl and r.executor == ex]
             if cands:
-                chosen.append(max(cands, key=lambda r: r["workers"]))
+                chosen.append(max(cands, key=lambda r: r.workers))
         return chosen
     wanted = DEFAULT_TIMELINE
     for impl, ex in wanted:
-        cands = [r for r in mine if r["impl"] == impl and r["executor"] == ex]
+        cands = [r for r in mine if r.impl == impl and r.executor == ex]
         if cands:
-            chosen.append(max(cands, key=lambda r: r["workers"]))
-    for r in sorted(mine, key=lambda r: -r["workers"]):  # other kernels' impl names: widest cells
+            chosen.append(max(cands, key=lambda r: r.workers))
+    for r in sorted(mine, key=lambda r: -r.workers):  # other kernels' impl names: widest cells
         if len(chosen) >= limit:
             break
-        if r not in chosen and r["workers"] > 1:
+        if r not in chosen and r.workers > 1:
             chosen.append(r)
     return chosen[:limit]
 
 
-def timeline_plot(cells: Sequence[Row], path: Path, title: str = "") -> Optional[Path]:
+def timeline_plot(cells: Sequence[Cell], path: Path, title: str = "") -> Optional[Path]:
     """One Gantt panel per cell: a lane per worker, a bar per task span."""
     if not cells:
         return None
     fig, axes = plt.subplots(len(cells), 1, figsize=(8, 1.2 + 1.3 * len(cells)), squeeze=False)
     for ax, cell in zip(axes[:, 0], cells):
-        lanes = {w: i for i, w in enumerate(dict.fromkeys(s[2] for s in cell["spans"]))}
-        for n, (start, end, worker) in enumerate(cell["spans"]):
+        lanes = {w: i for i, w in enumerate(dict.fromkeys(s[2] for s in cell.spans))}
+        for n, (start, end, worker) in enumerate(cell.spans):
             ax.barh(lanes[worker], (end - start) * 1e3, left=start * 1e3, height=0.6,
                     color=f"C{n % 10}", edgecolor="black", linewidth=0.4)
         ax.set_yticks(range(len(lanes)), [f"w{i}" for i in range(len(lanes))])
-        gil = cell.get("gil_contention")
-        extra = f", GIL {gil:.2f}" if isinstance(gil, float) else ""
-        speedup = cell.get("speedup")  # None when the implementation's baseline failed
-        shown = f"speedup {speedup:.2f}" if isinstance(speedup, float) else "no speedup"
-        ax.set_title(f"{cell['impl']} / {cell['executor']} x{cell['workers']}: {shown}{extra}",
+        gil = cell.gil_contention
+        extra = f", GIL {gil:.2f}" if math.isfinite(gil) else ""
+        speedup = cell.speedup  # NaN when the implementation's baseline failed
+        shown = f"speedup {speedup:.2f}" if math.isfinite(speedup) else "no speedup"
+        ax.set_title(f"{cell.impl} / {cell.executor} x{cell.workers}: {shown}{extra}",
                      fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel("ms since the first task started")
@@ -125,30 +134,30 @@ def timeline_plot(cells: Sequence[Row], path: Path, title: str = "") -> Optional
     return _save(fig, path)
 
 
-def io_plot(rows: Sequence[Row], path: Path) -> Optional[Path]:
+def io_plot(rows: Sequence[IoRow], path: Path) -> Optional[Path]:
     """Bar chart of elapsed seconds per I/O mode."""
-    rows = [r for r in rows if isinstance(r.get("elapsed_s"), (int, float))]
+    rows = [r for r in rows if math.isfinite(r.elapsed_s)]
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    names = [str(r["mode"]) for r in rows]
-    bars = ax.bar(names, [r["elapsed_s"] for r in rows], color=[f"C{i}" for i in range(len(rows))])
+    names = [str(r.mode) for r in rows]
+    bars = ax.bar(names, [r.elapsed_s for r in rows], color=[f"C{i}" for i in range(len(rows))])
     for bar, r in zip(bars, rows):
-        if isinstance(r.get("speedup"), (int, float)):
-            ax.annotate(f"{r['speedup']:.1f}x", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+        if math.isfinite(r.speedup):
+            ax.annotate(f"{r.speedup:.1f}x", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=8)
     ax.set(title="I/O: elapsed per mode (lower is better)", ylabel="seconds")
     fig.tight_layout()
     return _save(fig, path)
 
 
-def write_plots(rows: Sequence[Row], folder: str | os.PathLike[str], io_rows: Sequence[Row] = (),
+def write_plots(rows: Sequence[Cell], folder: str | os.PathLike[str], io_rows: Sequence[IoRow] = (),
                 timeline: Optional[Sequence[tuple[str, str]]] = None) -> list[Path]:
     """Every picture for a run into `folder`; returns the files written. `timeline` picks the
     (impl, executor) cells of the Gantt charts (None: the default choice)."""
     out_dir = Path(folder)
     written: list[Path] = []
-    for kernel in dict.fromkeys(r["kernel"] for r in rows if r.get("kernel")):
+    for kernel in dict.fromkeys(r.kernel for r in rows if r.kernel):
         for made in (
             speedup_plot(rows, kernel, out_dir / f"speedup_{kernel}.png"),
             timeline_plot(choose_timeline_cells(rows, kernel, wanted=timeline), out_dir / f"timeline_{kernel}.png",

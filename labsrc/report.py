@@ -1,9 +1,9 @@
-"""Reports: the aligned text table, JSON and CSV files, all from plain result rows.
+"""Reports: the aligned text table, JSON and CSV files.
 
-Rows are dicts (what `Cell.as_dict()` and `flags.bench.measure_modes` return), so the
-same functions serve the CPU matrix and the I/O comparison. Files are written atomically:
-a temporary file in the target's folder, then `os.replace`, so a reader (or Ctrl-C) never
-sees half a file.
+The CPU side's rows are `labsrc.results.Cell`, the I/O side's `labsrc.iobench.IoRow`; both
+become plain dicts only here, at the file edge (`as_dict`), and the CSV columns are their
+dataclass fields. Files are written atomically: a temporary file in the target's folder,
+then `os.replace`, so a reader (or Ctrl-C) never sees half a file.
 """
 
 from __future__ import annotations
@@ -18,29 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-Row = Mapping[str, Any]
-
-# Fields every CPU result row carries (the JSON schema the issue fixes, plus extras).
-CPU_FIELDS: tuple[str, ...] = (
-    "kernel", "impl", "executor", "workers", "tasks", "scale", "repeats", "num_threads",
-    "status", "reason", "wall_s", "wall_min_s", "wall_max_s", "cpu_s", "startup_s",
-    "speedup", "efficiency", "throughput", "noisy", "gil_contention", "gil_p50_late_ms",
-    "gil_p99_late_ms", "gilknocker", "verified",
-)
-IO_FIELDS: tuple[str, ...] = (
-    "mode", "workers", "flags", "ok", "not_found", "errors", "elapsed_s", "speedup",
-    "req_per_s", "gil_contention", "gil_p50_late_ms", "gil_p99_late_ms",
-)
+from labsrc.names import ExecutorName, Status
+from labsrc.results import CSV_FIELDS, SCHEMA, SPREAD_LIMIT, Cell
 
 NOTES = {
+    "walls": "wall seconds of each timed run, raw; wall_s/min/max are derived from them",
     "speedup": "vs the same implementation's seq run with 1 worker, on the same tasks",
     "efficiency": "speedup / workers",
     "throughput": "work units (tasks x scale) per second; compare implementations by this",
     "num_threads": "prange implementations: num_threads = workers under seq, 1 inside pools",
+    "payload": ("process executors: 'recipe' sends (kernel, scale, task index) and gets small "
+                "answers whole, large ones as a CRC-32; 'data' pickles the input and the answer"),
     "gil_contention": "fraction 0..1 of the cell the GIL heartbeat waited beyond its 1 ms sleep",
     "cpu_s": "RUSAGE_SELF + RUSAGE_CHILDREN, plus CPU reported by live pool workers",
     "startup_s": "pool start-up, measured apart from (and not included in) wall_s",
-    "noisy": "max/min wall over the repeats above 1.5",
+    "load_s": "importing (and compiling, for JIT peers) the implementation, apart from wall_s",
+    "noisy": f"max/min wall over the repeats above {SPREAD_LIMIT}",
 }
 
 
@@ -59,24 +52,30 @@ def _seconds(value: Any) -> str:
     return f"{value * 1e3:.1f}ms" if value < 1 else f"{value:.3f}s"
 
 
-def _range(row: Row) -> str:
-    lo, hi = row.get("wall_min_s"), row.get("wall_max_s")
-    if lo is None or hi is None or (isinstance(lo, float) and math.isnan(lo)):
+def _range(cell: Cell) -> str:
+    if not cell.walls:
         return "-"
-    return f"{_seconds(lo)}-{_seconds(hi)}" + (" !" if row.get("noisy") else "")
+    return f"{_seconds(cell.wall_min_s)}-{_seconds(cell.wall_max_s)}" + (" !" if cell.noisy else "")
 
 
-def _workers(row: Row) -> str:
-    if not row.get("workers"):
+def _workers(cell: Cell) -> str:
+    if not cell.workers:
         return "-"
-    threads = row.get("num_threads")
-    return f"{row['workers']} (omp {threads})" if threads is not None else str(row["workers"])
+    threads = cell.num_threads
+    return f"{cell.workers} (omp {threads})" if threads is not None else str(cell.workers)
 
 
-def _status(row: Row) -> str:
-    status = row.get("status", "ok")
-    label = {"ok": "ok", "failed": "FAILED", "skipped": "skipped", "unavailable": "n/a"}.get(status, status)
-    return f"{label}: {row['reason']}" if row.get("reason") else label
+def _executor(cell: Cell) -> str:
+    return f"{cell.executor}[{cell.payload}]" if cell.payload else str(cell.executor)
+
+
+_STATUS_LABELS = {Status.OK: "ok", Status.FAILED: "FAILED", Status.SKIPPED: "skipped",
+                  Status.UNAVAILABLE: "n/a"}
+
+
+def _status(cell: Cell) -> str:
+    label = _STATUS_LABELS.get(cell.status, str(cell.status))
+    return f"{label}: {cell.reason}" if cell.reason else label
 
 
 @dataclass(frozen=True)
@@ -84,30 +83,32 @@ class Column:
     """A table column: header, how to render one row's cell, alignment."""
 
     header: str
-    render: Callable[[Row], str]
+    render: Callable[[Any], str]
     right: bool = True
 
 
-POOLS_STARTED = ("procs", "interp")  # whose start-up is worth a column (threads start in microseconds)
+# Executors whose start-up is worth a column (threads start in microseconds).
+POOLS_STARTED = (ExecutorName.PROCS, ExecutorName.INTERP)
 
 LEGEND = ("speedup: vs the same implementation's seq/1 on the same tasks; work/s: throughput, compare "
           "implementations by it; GIL: share of the cell the heartbeat waited for the GIL (0..1); "
-          "start-up: pool start, not in wall; !: max/min over repeats > 1.5")
+          "start-up: pool start, not in wall; [recipe]/[data]: what a process task ships; "
+          f"!: max/min over repeats > {SPREAD_LIMIT}")
 
 
-def _key(name: str, show: Callable[[Any], str] = str) -> Callable[[Row], str]:
-    return lambda row: show(row.get(name))
+def _key(name: str, show: Callable[[Any], str] = str) -> Callable[[Any], str]:
+    return lambda row: show(getattr(row, name))
 
 
 CPU_COLUMNS: tuple[Column, ...] = (
     Column("kernel", _key("kernel"), right=False),
     Column("impl", _key("impl"), right=False),
-    Column("executor", _key("executor"), right=False),
+    Column("executor", _executor, right=False),
     Column("workers", _workers),
     Column("wall", _key("wall_s", _seconds)),
     Column("min-max", _range),
     Column("cpu", _key("cpu_s", _seconds)),
-    Column("start-up", lambda r: _seconds(r.get("startup_s")) if r.get("executor") in POOLS_STARTED else "-"),
+    Column("start-up", lambda c: _seconds(c.startup_s) if c.executor in POOLS_STARTED else "-"),
     Column("speedup", _key("speedup", _num(".2f"))),
     Column("eff", _key("efficiency", _num(".0%"))),
     Column("work/s", _key("throughput", _num(".3g"))),
@@ -132,16 +133,17 @@ IO_COLUMNS: tuple[Column, ...] = (
 KNOCKER_COLUMN = Column("knocker", _key("gilknocker", _num(".2f")))
 
 
-def cpu_columns(rows: Sequence[Row]) -> tuple[Column, ...]:
+def cpu_columns(cells: Sequence[Cell]) -> tuple[Column, ...]:
     """The CPU table's columns: gilknocker's metric beside ours when the run measured it."""
-    if not any(isinstance(r.get("gilknocker"), float) for r in rows):
+    if not any(isinstance(c.gilknocker, float) for c in cells):
         return CPU_COLUMNS
     at = [c.header for c in CPU_COLUMNS].index("GIL") + 1
     return CPU_COLUMNS[:at] + (KNOCKER_COLUMN,) + CPU_COLUMNS[at:]
 
 
-def format_table(rows: Sequence[Row], columns: Optional[Sequence[Column]] = None) -> str:
-    """Rows as an aligned text table; the last column is left unpadded (it holds reasons)."""
+def format_table(rows: Sequence[Any], columns: Optional[Sequence[Column]] = None) -> str:
+    """Rows (Cells by default, or IoRows with IO_COLUMNS) as an aligned text table; the
+    last column is left unpadded (it holds reasons)."""
     columns = cpu_columns(rows) if columns is None else columns
     cells = [[c.header for c in columns]] + [[c.render(r) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
@@ -183,40 +185,37 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     return target
 
 
-def _clean(value: Any) -> Any:
-    # JSON has no NaN/inf: None says "not measured".
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def results_json(env: Mapping[str, Any], rows: Sequence[Row], **extra: Any) -> str:
-    """The JSON document: {"env": ..., "results": [...], "notes": ..., **extra}."""
+def results_json(env: Mapping[str, Any], cells: Sequence[Cell], io_rows: Sequence[Any] = (),
+                 **extra: Any) -> str:
+    """The JSON document: {"schema", "env", "results": [...], "io": [...], "notes", **extra}."""
     doc: dict[str, Any] = {
+        "schema": SCHEMA,
         "env": dict(env),
-        "results": [{k: _clean(v) for k, v in r.items()} for r in rows],
+        "results": [c.as_dict() for c in cells],
+        "io": [r.as_dict() for r in io_rows],
         "notes": NOTES,
     }
-    for key, value in extra.items():
-        doc[key] = value
+    doc.update(extra)
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
-def rows_csv(rows: Sequence[Row], fields: Sequence[str]) -> str:
-    """CSV text with `fields` as columns (lists such as spans are left out)."""
+def rows_csv(rows: Sequence[Any], fields: Sequence[str]) -> str:
+    """CSV text with `fields` as columns, from rows that have `as_dict()`."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if _clean(row.get(k)) is None else row.get(k)) for k in fields})
+        plain = row.as_dict(raw=False) if isinstance(row, Cell) else row.as_dict()
+        writer.writerow({k: ("" if plain.get(k) is None else plain[k]) for k in fields})
     return buf.getvalue()
 
 
-def write_json(path: str | os.PathLike[str], env: Mapping[str, Any], rows: Sequence[Row], **extra: Any) -> Path:
+def write_json(path: str | os.PathLike[str], env: Mapping[str, Any], cells: Sequence[Cell],
+               io_rows: Sequence[Any] = (), **extra: Any) -> Path:
     """Write the JSON report atomically."""
-    return atomic_write(path, results_json(env, rows, **extra))
+    return atomic_write(path, results_json(env, cells, io_rows, **extra))
 
 
-def write_csv(path: str | os.PathLike[str], rows: Sequence[Row], fields: Sequence[str] = CPU_FIELDS) -> Path:
-    """Write the CSV report atomically."""
+def write_csv(path: str | os.PathLike[str], rows: Sequence[Any], fields: Sequence[str] = CSV_FIELDS) -> Path:
+    """Write the CSV report atomically (CPU cells by default; pass IO_FIELDS for I/O rows)."""
     return atomic_write(path, rows_csv(rows, fields))

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from labsrc import cli
 from labsrc.kernels import get_kernel
+from labsrc.probe import ProbeStats
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -68,8 +68,11 @@ def test_cpu_quick_writes_json_csv_and_pngs(tmp_path: Path) -> None:
     (["--kernel", "noop", "--workers", "0"], ">= 1"),
     (["--kernel", "primes", "--workers", "1,300"], "<= 256"),
     (["--kernel", "noop", "--timeline", "cy_nogil-threads"], "IMPL/EXECUTOR"),
-    (["--kernel", "noop", "--workers", "two"], "whole numbers"),
-    (["--kernel", "noop", "--repeat", "0"], ">= 1"),
+    (["--kernel", "noop", "--workers", "two"], "argument --workers: must be a whole number"),
+    (["--kernel", "noop", "--repeat", "0"], "argument --repeat: must be >= 1"),
+    (["--kernel", "noop", "--target", "-1"], "argument --target: must be in (0, 3600]"),
+    (["--kernel", "noop", "--target", "nan"], "argument --target: must be in (0, 3600]"),
+    (["--kernel", "noop", "--payload", "bytes"], "unknown payload 'bytes'; choose from: recipe, data"),
     (["--kernel", ","], "--kernel needs at least one"),
 ])
 def test_bad_input_exits_2(args: list[str], needle: str) -> None:
@@ -119,23 +122,26 @@ def test_ctrl_c_stops_pools_and_still_writes(tmp_path: Path) -> None:
     assert not alive, f"orphan workers: {alive}"
 
 
+class _FakeProbe:
+    """What labsrc.iobench reads from its probe after each mode."""
+
+    def stats(self) -> ProbeStats:
+        return ProbeStats(samples=10, p50_late_s=1e-4, p99_late_s=3e-4, max_late_s=5e-4, contention=0.01)
+
+
 def _fake_io(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    import flags.bench as real_bench
+    """Fake the downloads (only the measuring: argument checks stay real)."""
+    import labsrc.iobench
 
     calls: list[tuple] = []
 
-    def measure_modes(modes, count, delay, max_req=1000):  # type: ignore[no-untyped-def]
+    def measure_modes(modes, count, delay, max_req=1000, watch=None):  # type: ignore[no-untyped-def]
         calls.append((tuple(modes), count, delay))
         return [{"mode": m, "workers": 1 if m == "sequential" else 20, "flags": count, "ok": count,
                  "not_found": 0, "errors": 0, "elapsed_s": 1.0 / (i + 1), "speedup": float(i + 1),
-                 "req_per_s": count * (i + 1.0), "gil_contention": 0.01, "gil_p50_late_ms": 0.1,
-                 "gil_p99_late_ms": 0.3} for i, m in enumerate(modes)]
+                 "req_per_s": count * (i + 1.0), "watch": _FakeProbe()} for i, m in enumerate(modes)]
 
-    fake = types.ModuleType("flags.bench")
-    fake.measure_modes = measure_modes  # type: ignore[attr-defined]
-    # The argument check is the real one: only the measuring is faked.
-    fake.check_arguments = real_bench.check_arguments  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flags.bench", fake)
+    monkeypatch.setattr(labsrc.iobench, "measure_modes", measure_modes)
     return calls
 
 

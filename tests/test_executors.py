@@ -9,16 +9,28 @@ import pytest
 
 from labsrc.executors import (
     EXECUTORS,
+    Executor,
     ExecutorUnavailable,
-    TaskRef,
+    RunOutput,
+    Work,
     WorkerCrashed,
     executor_available,
     make_executor,
-    run_tasks,
 )
 from labsrc.kernels import get_kernel, kernels
+from labsrc.kernels.catalog import TaskArgs
+from labsrc.names import Payload
+from labsrc.worker import TaskRef, digest
 
 RUNNABLE = [e for e in EXECUTORS if executor_available(e)[0]]
+
+
+def run_tasks(name: str, workers: int, ref: TaskRef, tasks: list[TaskArgs], scale: int = 1,
+              payload: Payload = Payload.DATA) -> tuple[RunOutput, float]:
+    """Open an executor, run the tasks once, close it: (output, start-up seconds)."""
+    with make_executor(name, workers, payload) as ex:
+        ex.open(ref)
+        return ex.run(ref, Work(tasks, scale)), ex.startup_s
 
 
 def _cases() -> list[tuple[str, str, int]]:
@@ -38,11 +50,11 @@ def test_every_executor_returns_the_same_verified_results(kernel_name: str, impl
     kernel = get_kernel(kernel_name)
     tasks = kernel.make_workload(4, scale)
     ref = TaskRef(kernel_name, impl)
-    expected, _ = run_tasks("seq", 1, ref, tasks)
+    expected, _ = run_tasks("seq", 1, ref, tasks, scale)
     for args, result in zip(tasks, expected.results):
         kernel.verify(args, result)
     for name in RUNNABLE:
-        out, startup = run_tasks(name, 2, ref, tasks)
+        out, startup = run_tasks(name, 2, ref, tasks, scale)
         assert len(out.results) == len(tasks), name
         for args, got, want in zip(tasks, out.results, expected.results):
             kernel.verify(args, got)
@@ -50,6 +62,10 @@ def test_every_executor_returns_the_same_verified_results(kernel_name: str, impl
         assert len(out.spans) == len(tasks)
         assert all(s.start <= s.end for s in out.spans)
         assert startup >= 0.0
+    # The recipe payload: the worker builds the same inputs and sends the same answers (or
+    # their digests) back.
+    recipe, _ = run_tasks("procs", 2, ref, tasks, scale, Payload.RECIPE)
+    assert [repr(r) for r in recipe.results] == [repr(digest(r)) for r in expected.results]
 
 
 def test_spans_name_threads_or_processes() -> None:
@@ -83,6 +99,14 @@ def test_interp_is_unavailable_before_314() -> None:
         assert not ok and "3.14" in reason
         with pytest.raises(ExecutorUnavailable, match="3.14"):
             make_executor("interp", 1)
+
+
+def test_every_executor_class_is_an_executor_with_its_name() -> None:
+    for name in RUNNABLE:
+        ex = make_executor(name, 1)
+        assert isinstance(ex, Executor) and ex.name == name
+        assert (ex.payload is None) == ex.in_process  # only work that leaves the process ships
+        ex.close()  # closing a pool that never started is harmless
 
 
 def test_bad_names_and_worker_counts() -> None:

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labsrc.measure import Cell
+from made_cells import make_cell
+
+from labsrc.iobench import IoRow
+from labsrc.names import Payload
 from labsrc.plots import choose_timeline_cells, write_plots
+from labsrc.results import Cell
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _cell(impl: str, executor: str, workers: int, speedup: float) -> dict:
-    spans = [(0.01 * i, 0.01 * i + 0.02, 100 + i % workers) for i in range(4)]
-    return Cell("primes", impl, executor, workers, speedup=speedup, wall_s=1 / speedup,
-                gil_contention=0.5, spans=spans).as_dict()
+def _cell(impl: str, executor: str, workers: int, speedup: float, **fields: object) -> Cell:
+    spans = tuple((0.01 * i, 0.01 * i + 0.02, 100 + i % workers) for i in range(4))
+    return make_cell(impl, executor, workers, speedup, gil=0.5, spans=spans, **fields)
 
 
 def test_plots_are_valid_pngs(tmp_path: Path) -> None:
     rows = [_cell("py", "seq", 1, 1.0), _cell("py", "threads", 2, 0.97), _cell("py", "procs", 2, 1.8),
+            _cell("py", "procs", 2, 1.2, payload=Payload.DATA),
             _cell("cy_nogil", "seq", 1, 1.0), _cell("cy_nogil", "threads", 2, 1.96)]
-    io_rows = [{"mode": "sequential", "elapsed_s": 10.0, "speedup": 1.0},
-               {"mode": "threadpool", "elapsed_s": 0.6, "speedup": 16.7}]
+    io_rows = [IoRow("sequential", 1, 20, 20, 0, 0, elapsed_s=10.0, speedup=1.0),
+               IoRow("threadpool", 20, 20, 20, 0, 0, elapsed_s=0.6, speedup=16.7)]
     written = write_plots(rows, tmp_path, io_rows)
     names = sorted(p.name for p in written)
     assert names == ["io_elapsed.png", "speedup_primes.png", "timeline_primes.png"]
@@ -34,22 +38,21 @@ def test_timeline_picks_the_telling_cells() -> None:
     rows = [_cell("py", "threads", 1, 1.0), _cell("py", "threads", 2, 0.97),
             _cell("cy_nogil", "threads", 2, 1.96), _cell("py", "procs", 2, 1.8)]
     chosen = choose_timeline_cells(rows, "primes")
-    assert [(r["impl"], r["executor"], r["workers"]) for r in chosen][:3] == [
+    assert [(r.impl, r.executor, r.workers) for r in chosen][:3] == [
         ("py", "threads", 2), ("cy_nogil", "threads", 2), ("py", "procs", 2)]
 
 
 def test_timeline_cells_are_the_users_choice_when_given() -> None:
     from labsrc.plots import choose_timeline_cells
 
-    def cell(impl: str, executor: str, workers: int) -> dict:
-        return {"kernel": "primes", "impl": impl, "executor": executor, "workers": workers,
-                "status": "ok", "spans": [(0.0, 1.0, 1)]}
+    def cell(impl: str, executor: str, workers: int) -> Cell:
+        return Cell("primes", impl, executor, workers, spans=((0.0, 1.0, 1),))
 
     rows = [cell("py", "threads", 2), cell("cy_nogil", "threads", 1), cell("cy_nogil", "threads", 2),
             cell("cy_nogil", "procs", 2), cell("cy_gil", "threads", 2)]
     chosen = choose_timeline_cells(rows, "primes", wanted=[("cy_nogil", "threads"), ("cy_nogil", "procs")])
-    assert [(r["impl"], r["executor"], r["workers"]) for r in chosen] == [
+    assert [(r.impl, r.executor, r.workers) for r in chosen] == [
         ("cy_nogil", "threads", 2), ("cy_nogil", "procs", 2)]
     default = choose_timeline_cells(rows, "primes")
-    assert [(r["impl"], r["executor"]) for r in default][:3] == [
+    assert [(r.impl, r.executor) for r in default][:3] == [
         ("py", "threads"), ("cy_gil", "threads"), ("cy_nogil", "threads")]

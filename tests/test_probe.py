@@ -8,7 +8,8 @@ import time
 import pytest
 
 from labsrc.kernels import get_kernel
-from labsrc.measure import Options, measure_cell
+from labsrc.executors import Work
+from labsrc.timing import Options, measure_cell
 from labsrc.probe import GilProbe, KnockerProbe, ProbeStats, knocker_available
 
 
@@ -43,11 +44,11 @@ def _pair() -> tuple[str, str, str, int]:
 
 def _contention(kernel_name: str, impl: str, scale: int, knocker: bool = False) -> tuple[float, float | None]:
     kernel = get_kernel(kernel_name)
-    from labsrc.measure import calibrate
+    from labsrc.matrix import calibrate
 
     fn = kernel.impl(impl).load()
     scale = calibrate(kernel, fn, {}, 4, 0.15, max(1, scale))
-    cell = measure_cell(kernel, kernel.impl(impl), "threads", 2, kernel.make_workload(4, scale), scale,
+    cell = measure_cell(kernel, kernel.impl(impl), "threads", 2, Work(kernel.make_workload(4, scale), scale),
                         Options(repeats=1, knocker=knocker))
     assert cell.ok, cell.reason
     return cell.gil_contention, cell.gilknocker

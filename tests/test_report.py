@@ -8,18 +8,15 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
+from dataclasses import replace
+
 from labsrc import findings, report
-from labsrc.measure import Cell
-
-
-def _row(impl: str, executor: str, workers: int, speedup: float, gil: float = math.nan, **extra: object) -> dict:
-    cell = Cell("primes", impl, executor, workers, tasks=4, scale=3, repeats=3, wall_s=1.0 / speedup,
-                wall_min_s=0.9 / speedup, wall_max_s=1.1 / speedup, speedup=speedup,
-                efficiency=speedup / max(workers, 1), gil_contention=gil, verified=True,
-                throughput=100.0 * speedup)
-    row = cell.as_dict()
-    row.update(extra)
-    return row
+from labsrc.iobench import IoRow
+from labsrc.names import Payload
+from labsrc.results import SCHEMA, Cell
+from made_cells import make_cell as _row
 
 
 ROWS = [
@@ -50,56 +47,68 @@ def test_no_interpretation_the_numbers_do_not_support() -> None:
     assert "serialised" not in text and "releasing the GIL" not in text
 
 
-def test_shipping_cost_is_named_only_when_processes_trail_threads() -> None:
-    rows = [_row("cy_nogil", "threads", 2, 1.9), _row("cy_nogil", "procs", 2, 0.7, ipc_bytes=28_400_000),
-            _row("cy_gil", "threads", 2, 0.9), _row("cy_gil", "procs", 2, 1.8, ipc_bytes=28_400_000)]
-    text = "\n".join(findings.shipping(rows))
-    assert "cy_nogil in 2 processes ran at 0.70x against 1.90x in 2 threads" in text
-    assert "28.4 MB" in text
-    assert "cy_gil" not in text  # processes beat threads there: nothing to explain
-    small = [_row("cy_nogil", "threads", 2, 1.9), _row("cy_nogil", "procs", 2, 0.7, ipc_bytes=2_000)]
-    assert findings.shipping(small) == []
+def test_payload_cost_is_one_sentence_with_the_mb_per_task() -> None:
+    rows = [_row("cy_nogil", "procs", 2, 1.9, ipc_bytes=240, payload=Payload.RECIPE),
+            _row("cy_nogil", "procs", 2, 0.7, ipc_bytes=28_400_000, payload=Payload.DATA),
+            _row("cy_gil", "procs", 2, 1.8, ipc_bytes=240, payload=Payload.RECIPE),
+            _row("cy_gil", "procs", 2, 1.7, ipc_bytes=28_400_000, payload=Payload.DATA)]
+    (text,) = findings.payloads(rows)
+    assert "cy_nogil in 2 processes ran at 1.90x" in text and "0.70x" in text
+    assert "28.4 MB" in text and "0.2 kB" in text and "cost of moving data" in text
+    assert "1 more cell pair" in text  # cy_gil shipped as much, with a smaller gap
+    small = [_row("cy_nogil", "procs", 2, 1.9, ipc_bytes=240, payload=Payload.RECIPE),
+             _row("cy_nogil", "procs", 2, 1.8, ipc_bytes=2_000, payload=Payload.DATA)]
+    assert findings.payloads(small) == []
 
 
 def test_no_findings_without_rows_and_problems_are_said() -> None:
     assert findings.findings([]) == []
-    bad = [dict(_row("py", "threads", 2, 1.0), status="failed", reason="WRONG ANSWER: x"),
-           dict(_row("cy_prange", "*", 0, 1.0), status="skipped", reason="no OpenMP")]
+    bad = [_row("py", "threads", 2, 1.0, status="failed", reason="WRONG ANSWER: x"),
+           Cell("primes", "cy_prange", "*", 0, status="skipped", reason="no OpenMP")]
     text = "\n".join(findings.findings(bad))
     assert "FAILED" in text and "WRONG ANSWER" in text and "no OpenMP" in text
 
 
 def test_io_findings() -> None:
-    rows = [{"mode": "sequential", "elapsed_s": 10.0, "speedup": 1.0, "ok": 20},
-            {"mode": "threadpool", "elapsed_s": 0.55, "speedup": 18.2, "ok": 20, "gil_contention": 0.01}]
+    rows = [IoRow("sequential", 1, 20, 20, 0, 0, elapsed_s=10.0, speedup=1.0),
+            IoRow("threadpool", 20, 20, 20, 0, 0, elapsed_s=0.55, speedup=18.2, gil_contention=0.01)]
     (line,) = findings.io_findings(rows)
     assert "threadpool" in line and "18.2x" in line and "0.55 s" in line
 
 
 def test_table_is_aligned_and_marks_noise_and_reasons() -> None:
-    rows = ROWS + [dict(_row("py", "threads", 2, 1.0), noisy=True),
-                   dict(_row("cy_prange", "seq", 2, 1.9), num_threads=2),
-                   dict(_row("x", "*", 0, 1.0), status="skipped", reason="not built")]
+    rows = ROWS + [_row("py", "threads", 2, 1.0, walls=(0.5, 1.0)),
+                   _row("cy_prange", "seq", 2, 1.9, num_threads=2),
+                   Cell("primes", "x", "*", 0, status="skipped", reason="not built")]
     text = report.format_table(rows)
     lines = text.splitlines()
     assert lines[0].split()[:4] == ["kernel", "impl", "executor", "workers"]
     assert len({line.index("primes") for line in lines[2:]}) == 1
     assert " !" in text and "(omp 2)" in text and "skipped: not built" in text
+    assert "procs[recipe]" in text
 
 
 def test_json_schema_and_atomic_files(tmp_path: Path) -> None:
-    path = report.write_json(tmp_path / "sub" / "r.json", {"python_version": "3.11"}, ROWS)
+    rows = [replace(ROWS[0], cpus=()), *ROWS[1:]]
+    path = report.write_json(tmp_path / "sub" / "r.json", {"python_version": "3.11"}, rows)
     doc = json.loads(path.read_text())
-    assert set(doc) >= {"env", "results"}
+    assert doc["schema"] == SCHEMA == 1
+    assert set(doc) >= {"env", "results", "io", "notes"}
     required = {"kernel", "impl", "executor", "workers", "tasks", "repeats", "wall_s", "wall_min_s",
-                "wall_max_s", "cpu_s", "speedup", "efficiency", "gil_contention", "verified"}
+                "wall_max_s", "cpu_s", "speedup", "efficiency", "gil_contention", "verified", "walls",
+                "payload", "load_s"}
     for row in doc["results"]:
         assert required <= set(row)
     assert doc["results"][0]["cpu_s"] is None  # NaN is written as null, never as NaN
+    back = [Cell.from_dict(r) for r in doc["results"]]
+    assert [c.speedup for c in back] == [c.speedup for c in rows]  # derived again from raw walls
+    assert back[2].payload == Payload.RECIPE and back[2].status == "ok"
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp file left behind
     csv_path = report.write_csv(tmp_path / "r.csv", ROWS)
-    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
-    assert len(rows) == len(ROWS) and rows[1]["impl"] == "py" and float(rows[1]["speedup"]) == 0.96
+    table = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    assert len(table) == len(ROWS) and table[1]["impl"] == "py"
+    assert float(table[1]["speedup"]) == pytest.approx(0.96)
+    assert "ipc_bytes" in table[0] and "walls" not in table[0]  # columns follow the dataclass
 
 
 def test_load_finding_only_when_the_machine_was_busy() -> None:
@@ -137,7 +146,7 @@ def test_public_api_reexports_are_the_functions() -> None:
 
 def test_gilknocker_column_only_when_measured() -> None:
     assert "knocker" not in report.format_table(ROWS).splitlines()[0]
-    rows = [dict(r, gilknocker=0.42) for r in ROWS]
+    rows = [replace(r, gilknocker=0.42) for r in ROWS]
     table = report.format_table(rows)
     assert "knocker" in table.splitlines()[0] and "0.42" in table
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labsrc.measure import Cell
+from labsrc.names import Payload
+from labsrc.results import Cell
 from labsrc.targets import GOALS, Goal, evaluate, format_verdicts
 
 
@@ -14,8 +15,9 @@ def _cell(impl: str, executor: str, workers: int, speedup: float = 1.0, throughp
     `throughput` sets its work (tasks * scale) per median second."""
     wall = 1.0 / speedup
     fastest = 0.9 / (best if best is not None else speedup)
+    # Three runs: the fastest, the median, and a slower one; the baseline's fastest is 0.9 s.
     return Cell(kernel, impl, executor, workers, tasks=1, scale=round(throughput * wall * 1000),
-                wall_s=wall, wall_min_s=fastest)
+                walls=(fastest, wall, 1.1 * wall), baseline_s=1.0)
 
 
 def _base(impl: str, throughput: float = 1.0, kernel: str = "primes") -> Cell:
@@ -68,3 +70,12 @@ def test_verdict_is_judged_on_the_fastest_runs_and_shows_both() -> None:
     assert verdict.met is True
     text = format_verdicts([verdict])
     assert "1.700x" in text and "1.950x" in text and "met" in text
+
+
+def test_process_goals_are_judged_on_the_recipe_payload() -> None:
+    data = _cell("py", "procs", 2, speedup=0.9)
+    data.payload = Payload.DATA
+    recipe = _cell("py", "procs", 2, speedup=1.9)
+    recipe.payload = Payload.RECIPE
+    verdict = next(v for v in evaluate([_base("py"), data, recipe]) if v.goal.executor == "procs")
+    assert verdict.value == pytest.approx(1.9) and verdict.met is True

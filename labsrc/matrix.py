@@ -1,32 +1,33 @@
-"""The matrix: calibrate each implementation, then measure its cells round by round.
+"""The matrix: plan the cells, calibrate each implementation, then time its cells round by round.
 
-A *cell* is one (kernel, implementation, executor, workers). Work is calibrated per
-implementation (never per executor), so every cell of one implementation runs the very
-same tasks and its speedup is a ratio of times on equal work; different implementations
-run different amounts of work and are compared as throughput (work units per second).
+A *cell* is one (kernel, implementation, executor, workers[, payload]). Work is calibrated
+per implementation (never per executor), so every cell of one implementation runs the
+very same tasks and its speedup is a ratio of times on equal work; different
+implementations run different amounts of work and are compared as throughput (work units
+per second).
 
 The cells of one implementation are opened together and timed in rounds (each cell once
 per round, `repeats` rounds), so a burst of load from elsewhere on a shared machine hits
 the baseline and the parallel cells alike instead of whichever cell it happened to meet.
-How a single run is timed, probed and verified lives in labsrc.cellrun.
+How a single run is timed, probed and checked lives in labsrc.timing.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 from labsrc.allocator import pin_allocator
-from labsrc.cellrun import CellRun, inner_threads_for, measure_cell
-from labsrc.cells import SPREAD_LIMIT, TARGET_S, Cell, Options
-from labsrc.executors import clock
+from labsrc.executors import Work, runs_in_process
 from labsrc.kernels.catalog import Impl, ImplUnavailable, Kernel
+from labsrc.names import ExecutorName, Payload, Status
+from labsrc.results import Cell
+from labsrc.timing import TARGET_S, CellRun, Checker, Options
+from labsrc.worker import clock
 
-__all__ = [
-    "SPREAD_LIMIT", "TARGET_S", "Cell", "MatrixResult", "Options", "Planned", "calibrate",
-    "fill_speedups", "inner_threads_for", "measure_cell", "plan", "run_matrix",
-]
+__all__ = ["TARGET_S", "CellSpec", "MatrixResult", "Options", "Planned", "calibrate",
+           "fill_baselines", "plan", "run_matrix"]
 
 
 def calibrate(
@@ -54,36 +55,47 @@ def calibrate(
     return scale
 
 
+class CellSpec(NamedTuple):
+    """Where one cell runs: executor, workers, and the payload of a process executor."""
+
+    executor: str
+    workers: int
+    payload: Optional[Payload] = None
+
+
 @dataclass(frozen=True)
 class Planned:
-    """One implementation of one kernel and the (executor, workers) cells to run for it."""
+    """One implementation of one kernel and the cells to run for it (seq/1 first)."""
 
     kernel: Kernel
     impl: Impl
-    cells: tuple[tuple[str, int], ...]
+    cells: tuple[CellSpec, ...]
 
 
 def plan(
     kernels: Sequence[Kernel], impls: Optional[Sequence[str]], executors: Sequence[str],
-    workers: Sequence[int],
+    workers: Sequence[int], payloads: Sequence[Payload] = (Payload.RECIPE,),
 ) -> list[Planned]:
     """The matrix: per implementation, a seq/1 baseline first, then the requested cells.
 
     `seq` runs once (workers 1) except for prange implementations, whose OpenMP threads are
-    the workers. The baseline is always included: every speedup needs it.
+    the workers. The baseline is always included: every speedup needs it. Process
+    executors get one cell per payload.
     """
     out: list[Planned] = []
     for kernel in kernels:
         for impl in kernel.impls:
             if impls is not None and impl.name not in impls:
                 continue
-            cells: list[tuple[str, int]] = [("seq", 1)]
+            cells: list[CellSpec] = [CellSpec(ExecutorName.SEQ, 1)]
             for ex in executors:
                 for w in sorted(set(workers)):
-                    if ex == "seq" and not impl.inner_threads and w != 1:
+                    if ex == ExecutorName.SEQ and not impl.inner_threads and w != 1:
                         continue
-                    if (ex, w) not in cells:
-                        cells.append((ex, w))
+                    for payload in ((None,) if runs_in_process(ex) else tuple(payloads)):
+                        spec = CellSpec(ex, w, payload)
+                        if spec not in cells:
+                            cells.append(spec)
             out.append(Planned(kernel, impl, tuple(cells)))
     return out
 
@@ -97,7 +109,7 @@ class MatrixResult:
 
     @property
     def failed(self) -> list[Cell]:
-        return [c for c in self.cells if c.status == "failed"]
+        return [c for c in self.cells if c.status == Status.FAILED]
 
 
 def run_matrix(
@@ -119,33 +131,43 @@ def run_matrix(
                 result.cells.append(cell)
     except KeyboardInterrupt:
         result.interrupted = True
-    fill_speedups(result.cells)
+    fill_baselines(result.cells)
     return result
+
+
+def _failed_cells(item: Planned, status: Status, reason: str) -> list[Cell]:
+    return [Cell(item.kernel.name, item.impl.name, spec.executor, spec.workers,
+                 payload=spec.payload, status=status, reason=reason) for spec in item.cells]
 
 
 def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> Iterable[Cell]:
     kernel, impl = item.kernel, item.impl
+    t0 = clock()
     try:
         fn = impl.load()
     except ImplUnavailable as exc:
-        cell = Cell(kernel.name, impl.name, "*", 0, status="skipped", reason=str(exc))
+        cell = Cell(kernel.name, impl.name, "*", 0, status=Status.SKIPPED, reason=str(exc))
         for _ in item.cells:
             notify(cell)
         yield cell
         return
+    load_s = clock() - t0
     kwargs = {} if not impl.inner_threads else {"num_threads": 1}
     start = kernel.quick_scale if opts.quick else kernel.default_scale
     try:
         scale = opts.scale or calibrate(kernel, fn, kwargs, opts.tasks, opts.target_s, start)
     except Exception as exc:  # the implementation raised on its own workload
-        for ex, w in item.cells:
-            cell = Cell(kernel.name, impl.name, ex, w, status="failed",
-                        reason=f"calibration: {type(exc).__name__}: {exc}")
+        for cell in _failed_cells(item, Status.FAILED, f"calibration: {type(exc).__name__}: {exc}"):
             notify(cell)
             yield cell
         return
-    work = kernel.make_workload(opts.tasks, scale)
-    runs = [CellRun(kernel, impl, ex, w, work, scale, opts) for ex, w in item.cells]
+    work = Work(kernel.make_workload(opts.tasks, scale), scale)
+    recipe_cells = any(spec.payload == Payload.RECIPE for spec in item.cells)
+    checker = Checker(kernel, impl, work, keep_digests=recipe_cells)
+    runs = [CellRun(kernel, impl, spec.executor, spec.workers, work, checker, opts,
+                    spec.payload or Payload.RECIPE) for spec in item.cells]
+    for run in runs:
+        run.cell.load_s = load_s
     try:
         for _ in range(opts.repeats):
             for run in runs:  # one timed run of every cell per round (the first opens it)
@@ -163,11 +185,9 @@ def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> I
         yield cell
 
 
-def fill_speedups(cells: Sequence[Cell]) -> None:
-    """speedup = the same implementation's seq/1 median wall / this cell's; efficiency = /workers."""
-    base = {(c.kernel, c.impl): c.wall_s for c in cells if c.ok and c.executor == "seq" and c.workers == 1}
+def fill_baselines(cells: Sequence[Cell]) -> None:
+    """Give every cell its implementation's seq/1 median wall, from which its speedup follows."""
+    base = {(c.kernel, c.impl): c.wall_s for c in cells
+            if c.ok and c.executor == ExecutorName.SEQ and c.workers == 1}
     for c in cells:
-        b = base.get((c.kernel, c.impl))
-        if c.ok and b is not None and c.wall_s > 0:
-            c.speedup = b / c.wall_s
-            c.efficiency = c.speedup / c.workers
+        c.baseline_s = base.get((c.kernel, c.impl), math.nan)

@@ -1,0 +1,149 @@
+"""The matrix and the timing of one cell: the plan, calibration, verification, payloads,
+failures and speedups."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from labsrc.executors import Work
+from labsrc.kernels import get_kernel
+from labsrc.kernels.catalog import Impl, Kernel
+from labsrc.matrix import CellSpec, calibrate, fill_baselines, plan, run_matrix
+from labsrc.names import Payload, Status
+from labsrc.results import Cell
+from labsrc.timing import Options, inner_threads_for, measure_cell
+
+FAST = Options(repeats=2, tasks=4, scale=1)
+
+
+def _work(kernel: Kernel, tasks: int = 4, scale: int = 1) -> Work:
+    return Work(kernel.make_workload(tasks, scale), scale)
+
+
+def test_plan_always_has_a_seq_baseline_and_seq_runs_once() -> None:
+    planned = plan([get_kernel("noop")], ["spin"], ["threads", "seq"], [1, 2])
+    (only,) = planned
+    assert only.cells[0] == CellSpec("seq", 1)
+    assert CellSpec("seq", 2) not in only.cells
+    assert CellSpec("threads", 1) in only.cells and CellSpec("threads", 2) in only.cells
+
+
+def test_plan_gives_process_executors_one_cell_per_payload() -> None:
+    (item,) = plan([get_kernel("noop")], ["spin"], ["threads", "procs"], [2], tuple(Payload))
+    assert item.cells == (CellSpec("seq", 1), CellSpec("threads", 2),
+                          CellSpec("procs", 2, Payload.RECIPE), CellSpec("procs", 2, Payload.DATA))
+
+
+def test_prange_rule() -> None:
+    prange = Impl("p", "m", "f", releases_gil=True, description="", inner_threads=True)
+    plain = Impl("q", "m", "f", releases_gil=True, description="")
+    assert inner_threads_for(prange, "seq", 2) == 2
+    assert inner_threads_for(prange, "threads", 2) == 1
+    assert inner_threads_for(prange, "procs", 4) == 1
+    assert inner_threads_for(plain, "seq", 2) is None
+    kernel = Kernel("k", "", (prange,), lambda t, s: [], lambda a, r: None, 1, 1)
+    (item,) = plan([kernel], None, ["seq", "threads"], [1, 2])
+    assert CellSpec("seq", 2) in item.cells
+
+
+def test_calibration_reaches_the_target() -> None:
+    kernel = get_kernel("noop")
+
+    def sleepy(i: int, scale: int) -> int:
+        time.sleep(scale * 0.001)  # sleep never returns early: a lower bound on the work
+        return i
+
+    scale = calibrate(kernel, sleepy, {}, tasks=2, target_s=0.02, start=1)
+    assert scale * 2 * 0.001 >= 0.02 * 0.5  # reached about the target, never stuck at the start
+    assert scale > 1
+
+
+def test_a_cell_is_measured_and_verified() -> None:
+    noop = get_kernel("noop")
+    cell = measure_cell(noop, noop.impl("spin"), "threads", 2, _work(noop), FAST)
+    assert cell.ok and cell.verified
+    assert len(cell.walls) == 2
+    assert cell.wall_min_s <= cell.wall_s <= cell.wall_max_s
+    assert cell.cpu_s >= 0 and 0 <= cell.gil_contention <= 1
+    assert len(cell.spans) == 4
+
+
+def test_wrong_answers_fail_loudly() -> None:
+    faults = get_kernel("faults")
+    for ex in ("seq", "threads", "procs"):
+        for payload in Payload:
+            cell = measure_cell(faults, faults.impl("wrong"), ex, 2, _work(faults), FAST, payload)
+            assert cell.status == "failed" and not cell.verified
+            assert "WRONG ANSWER" in cell.reason
+
+
+def test_a_raising_task_and_a_crashed_worker_fail_the_cell() -> None:
+    faults = get_kernel("faults")
+    work = _work(faults)
+    raised = measure_cell(faults, faults.impl("raises"), "threads", 2, work, FAST)
+    assert raised.status == "failed" and "ValueError" in raised.reason
+    crashed = measure_cell(faults, faults.impl("crash"), "procs", 2, work, FAST)
+    assert crashed.status == "failed" and "died" in crashed.reason
+
+
+def test_unbuilt_and_unavailable_are_rows_not_tracebacks() -> None:
+    faults = get_kernel("faults")
+    result = run_matrix(plan([faults], ["missing", "ok"], ["seq", "interp"], [1]), FAST)
+    by_impl = {(c.impl, c.executor): c for c in result.cells}
+    assert by_impl[("missing", "*")].status == "skipped"
+    assert "cannot be imported" in by_impl[("missing", "*")].reason
+    assert by_impl[("ok", "seq")].ok
+    interp = by_impl[("ok", "interp")]
+    assert interp.status in ("ok", "unavailable")
+
+
+def test_speedups_compare_each_impl_with_its_own_seq() -> None:
+    cells = [
+        Cell("k", "a", "seq", 1, walls=(2.0,)),
+        Cell("k", "a", "threads", 2, walls=(1.0, 1.1, 0.9)),
+        Cell("k", "b", "seq", 1, walls=(0.5,)),
+        Cell("k", "b", "threads", 2, walls=(0.5,)),
+        Cell("k", "c", "threads", 2, walls=(0.5,)),  # no baseline: no speedup
+    ]
+    fill_baselines(cells)
+    assert [c.speedup for c in cells[:4]] == [1.0, 2.0, 1.0, 1.0]
+    assert cells[1].efficiency == 1.0
+    assert math.isnan(cells[4].speedup)
+
+
+def test_statistics_derive_from_the_raw_repeats() -> None:
+    cell = Cell("k", "a", "threads", 2, tasks=4, scale=10, walls=(1.0, 3.0, 2.0), cpus=(1.5, 1.0, 2.0))
+    assert (cell.wall_s, cell.wall_min_s, cell.wall_max_s, cell.cpu_s) == (2.0, 1.0, 3.0, 1.5)
+    assert cell.noisy and cell.throughput == 20.0
+    cell.walls = (1.0, 1.2)
+    assert not cell.noisy and cell.wall_s == pytest.approx(1.1)
+
+
+@pytest.mark.parametrize("kernel_name", ["arcfour", "mandelbrot", "primes"])
+def test_payload_modes_give_identical_verified_answers(kernel_name: str) -> None:
+    """recipe and data process cells run the same tasks: both verified, and the digest a
+    recipe worker sends is the digest of the very answer a data worker ships back."""
+    from labsrc.executors import make_executor
+    from labsrc.worker import TaskRef, digest
+
+    kernel = get_kernel(kernel_name)
+    impl = "cy_nogil" if kernel.impl("cy_nogil").available()[0] else "py"
+    work = _work(kernel, tasks=3, scale=kernel.quick_scale)  # answers large enough to be digested
+    ref = TaskRef(kernel_name, impl)
+    answers = {}
+    for payload in Payload:
+        with make_executor("procs", 2, payload) as ex:
+            ex.open(ref)
+            answers[payload] = ex.run(ref, work).results
+    for args, shipped in zip(work.args, answers[Payload.DATA]):
+        kernel.verify(args, shipped)
+    assert [digest(a) for a in answers[Payload.DATA]] == answers[Payload.RECIPE]
+    cells = run_matrix(plan([kernel], [impl], ["procs"], [2], tuple(Payload)),
+                       Options(repeats=1, tasks=3, scale=work.scale)).cells
+    assert [(c.executor, c.payload, c.status) for c in cells] == [
+        ("seq", None, Status.OK), ("procs", Payload.RECIPE, Status.OK), ("procs", Payload.DATA, Status.OK)]
+    assert cells[1].ipc_bytes < 1000 and (cells[2].ipc_bytes > 4096 or kernel_name == "primes")
+    assert all(c.verified for c in cells)
