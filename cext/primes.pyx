@@ -181,7 +181,7 @@ def count_primes_gil(start, stop) -> int:
 def count_primes_prange(start, stop, num_threads=None) -> int:
     """count_primes split over `num_threads` OpenMP threads (default: OpenMP's choice).
 
-    num_threads must be None or an int in 1..1024. In a build without OpenMP this runs
+    num_threads must be None or an int in 1..MAX_THREADS (256). In a build without OpenMP this runs
     on one thread (cext.build_info() tells which build this is). GIL released.
     """
     cdef uint64_t first, span, total

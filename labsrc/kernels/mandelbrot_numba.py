@@ -21,12 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from labsrc.kernels._numba_peer import compile_pair
-from labsrc.kernels.mandelbrot import (
+from labsrc.kernels.mandelbrot_args import (
     MAX_COORDINATE,
     MAX_ITER,
     MAX_PIXELS,
-    _checked_sizes,
-    _checked_window,
+    checked_sizes,
+    checked_window,
 )
 
 __all__ = [
@@ -80,8 +80,8 @@ def _image(
     y1: object,
 ) -> npt.NDArray[np.int32]:
     """Validate like the pure-Python twin, then fill a new image with `compiled`."""
-    w, h, iters = _checked_sizes(width, height, max_iter)
-    fx0, fx1, fy0, fy1 = _checked_window(x0, x1, y0, y1)
+    w, h, iters = checked_sizes(width, height, max_iter)
+    fx0, fx1, fy0, fy1 = checked_window(x0, x1, y0, y1)
     counts = np.empty((h, w), dtype=np.int32)
     compiled(counts, iters, fx0, fx1 - fx0, fy0, fy1 - fy0)
     return counts

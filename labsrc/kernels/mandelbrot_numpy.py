@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 # Same argument rules and messages as the twins (shared code, so they cannot drift).
-from labsrc.kernels.mandelbrot import _checked_sizes, _checked_window
+from labsrc.kernels.mandelbrot_args import checked_sizes, checked_window
 
 __all__ = ["mandelbrot"]
 
@@ -35,8 +35,8 @@ def mandelbrot(
 
     Same contract, results and errors as `labsrc.kernels.mandelbrot.mandelbrot`.
     """
-    width, height, max_iter = _checked_sizes(width, height, max_iter)
-    x0, x1, y0, y1 = _checked_window(x0, x1, y0, y1)
+    width, height, max_iter = checked_sizes(width, height, max_iter)
+    x0, x1, y0, y1 = checked_window(x0, x1, y0, y1)
     # Pixel centres, element by element the twins' formula: x0 + span * (i + 0.5) / n.
     cols = x0 + (x1 - x0) * (np.arange(width, dtype=np.float64) + 0.5) / width
     rows = y0 + (y1 - y0) * (np.arange(height, dtype=np.float64) + 0.5) / height
