@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from flags.common import (AtomicWriter, Config, Fetcher, Outcome, Run, Status, describe,
                           make_sync_client, sweep_temps)
+from flags.mpcontext import process_context
 
 DEFAULT_CONCUR_REQ = os.cpu_count() or 4
 MAX_CONCUR_REQ = 61  # the Windows limit for ProcessPoolExecutor; plenty to make the point
@@ -37,10 +38,11 @@ def _download(cc: str) -> Outcome:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    # The platform's default start method, as in the book: fork on Linux before Python 3.14
-    # (cheap: workers inherit the imported modules), forkserver or spawn elsewhere. Workers
-    # touch nothing but their own client and writer, so the parent's threads do not matter.
-    return multiprocessing.get_context()
+    # Never the platform's default: before Python 3.14 that is fork on Linux, and this
+    # parent runs threads (tqdm's monitor, an in-process server in the tests) whose locks a
+    # forked child would inherit held. The forkserver imports this module once, so each
+    # worker starts with httpx already imported.
+    return process_context(preload=["flags.processpool"])
 
 
 def _stop_workers(executor: futures.ProcessPoolExecutor) -> list[int]:
@@ -59,10 +61,11 @@ def _stop_workers(executor: futures.ProcessPoolExecutor) -> list[int]:
 
 @contextmanager
 def _sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back while the pool forks its workers, then raise it.
+    """Hold Ctrl-C back while the pool starts its workers, then raise it.
 
-    A KeyboardInterrupt raised inside an at-fork callback (logging registers one) is
-    printed as "Exception ignored" and lost, so the run would go on to the end.
+    A KeyboardInterrupt that lands while the pool is half-started (under the fork start
+    method, inside an at-fork callback such as logging's, where it is printed as
+    "Exception ignored" and lost) would let the run go on to the end.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
