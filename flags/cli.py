@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 import threading
 from contextlib import ExitStack
@@ -19,6 +20,7 @@ from string import ascii_uppercase
 
 from flags.common import MODES, Config, Result, Status, actual_workers, final_report, initial_report, load_mode, run_mode
 from flags.countries import COUNTRY_CODES, EVERY_CC, POP20_CC
+from flags.mpcontext import start_method
 
 DEFAULT_SERVER = "LOCAL"
 SERVER_LABELS = ("LOCAL", "DELAY", "ERROR", "REMOTE")
@@ -94,6 +96,17 @@ def fetch_listing(base_url: str, timeout: float) -> tuple[str, ...]:
     return tuple(w for w in words if len(w) == 2 and w.isalpha() and w.isascii())
 
 
+def interpreter_line(mode: str) -> str:
+    """The -v line naming the interpreter and how worker processes start.
+
+    Timings of two runs are only comparable on the same interpreter, and the start method
+    decides what a processpool run pays to start its workers.
+    """
+    used = "" if mode == "processpool" else " (used by --mode processpool)"
+    return (f"{platform.python_implementation()} {platform.python_version()}; "
+            f"process start method: {start_method()}{used}.")
+
+
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Usage errors exit 2 with a message saying what is allowed."""
     if args.max_req is not None and args.max_req < 1:
@@ -147,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                             timeout=args.timeout, retries=args.retries,
                             client=args.client or "aiohttp", trust_env=label == "REMOTE")
             initial_report(label, base_url, cc_list, workers)
+            if args.verbose:
+                print(interpreter_line(args.mode), flush=True)
             result = run_mode(args.mode, cc_list, config, verbose=args.verbose)
         # the embedded server is stopped here, before the summary
     except KeyboardInterrupt:  # during start-up or shut-down: nothing to summarise

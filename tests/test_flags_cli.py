@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import re
 import signal
 import subprocess
@@ -14,9 +15,24 @@ import pytest
 
 from flags.cli import CC_USAGE, expand_cc_args, main
 from flags.countries import COUNTRY_CODES, EVERY_CC, POP20_CC
+from flags.mpcontext import record_fork_warnings, start_method
 from flags.server import ServerConfig, ServerThread
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def no_fork_in_a_threaded_process():
+    """Fail any test here whose process pool forked this (threaded) process.
+
+    An "error" warnings filter cannot do it: os.fork() discards the exception (see
+    flags.mpcontext.record_fork_warnings).
+    """
+    with record_fork_warnings() as forks:
+        yield
+    if forks:
+        pytest.fail(f"fork() in a multi-threaded process: {forks[0].message} "
+                    f"({forks[0].filename}:{forks[0].lineno})")
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +99,21 @@ def test_errors_exit_1_and_verbose_lines(tmp_path, capsys):
     assert code == 1
     out = capsys.readouterr().out
     assert "1 connection will be used." in out
+    assert (f"{platform.python_implementation()} {platform.python_version()}; process start "
+            f"method: {start_method()} (used by --mode processpool).\n") in out
     assert out.count("*** Error for") == 3 and "HTTP 503" in out
     assert "  0 flags downloaded.\n  3 errors.\n" in out
+
+
+def test_processpool_verbose_names_its_start_method(server, tmp_path, capsys):
+    # In-process, beside the server's threads: the autouse guard fails the test on a fork.
+    code = main(["BR", "XA", "-v", "-m", "2", "-s", server.url, "--mode", "processpool",
+                 "--dest", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"; process start method: {start_method()}.\n" in out
+    assert "BR ok\n" in out and "XA not found\n" in out
+    assert [p.name for p in tmp_path.iterdir()] == ["br.gif"]
 
 
 def test_threadpool_ac_plain_form(server, tmp_path, capsys):
