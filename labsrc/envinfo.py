@@ -1,16 +1,25 @@
-"""The environment a run was measured in: interpreter, GIL, CPUs, build of the extensions."""
+"""The environment a run was measured in: interpreter, GIL, CPUs, build of the extensions.
+
+Two runs are comparable only on comparable interpreters: the same pure-Python loop took
+8.8 ms on one CPython 3.11.7 and 13.1 ms on one 3.13.0 (both built without PGO/LTO), so the
+interpreter's build facts travel with every result, and `interpreter_differences` names
+the ones that differ between two runs.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
 import platform
+import shlex
 import sys
 import sysconfig
 import time
+from collections.abc import Mapping
 from importlib import metadata
-from typing import Any
+from typing import Any, NamedTuple
 
+from flags.mpcontext import start_method
 from labsrc import allocator
 
 
@@ -54,19 +63,145 @@ def busy_cpus(window_s: float = 0.25) -> float | None:
     return (os.cpu_count() or 1) * (total - idle) / total
 
 
+class Optimisation(NamedTuple):
+    """How the interpreter was optimised at build time; None where the build does not say."""
+
+    pgo: bool | None  # profile-guided optimisation: ./configure --enable-optimizations
+    lto: bool | None  # link-time optimisation: ./configure --with-lto
+
+
+def optimisation_flags(config_args: str | None) -> Optimisation:
+    """PGO and LTO as ./configure was told, from `sysconfig`'s CONFIG_ARGS string.
+
+    None for both where there is no CONFIG_ARGS (Windows builds, some other
+    implementations): we cannot tell, which is not the same as "off". Later switches win,
+    as in ./configure, and the explicit negatives (`--with-lto=no`, `--without-lto`,
+    `--disable-optimizations`) count as off.
+    """
+    if config_args is None:
+        return Optimisation(None, None)
+    if not isinstance(config_args, str):
+        raise TypeError(f"config_args must be a str or None, not {type(config_args).__name__}")
+    try:
+        words = shlex.split(config_args)  # the arguments are shell-quoted
+    except ValueError:  # an unbalanced quote: fall back to plain words rather than fail
+        words = [word.strip("'\"") for word in config_args.split()]
+    pgo, lto = False, False
+    for word in words:
+        name, _, value = word.partition("=")
+        negative = value.lower() == "no"
+        if name == "--enable-optimizations":
+            pgo = not negative
+        elif name == "--disable-optimizations":
+            pgo = False
+        elif name == "--with-lto":  # bare, =yes, =full, =thin: on
+            lto = not negative
+        elif name == "--without-lto":
+            lto = False
+    return Optimisation(pgo, lto)
+
+
+def interpreter_build() -> dict[str, Any]:
+    """The running interpreter's build facts, as `env_info` reports them (read-only).
+
+    The keys are `BUILD_FACTS`; `interpreter_differences` compares them between runs.
+    """
+    optimisation = optimisation_flags(sysconfig.get_config_var("CONFIG_ARGS"))
+    return {
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "python_pgo": optimisation.pgo,
+        "python_lto": optimisation.lto,
+        # Py_DEBUG is missing outside CPython's sysconfig; a debug build always has
+        # sys.gettotalrefcount, so either tells.
+        "python_debug_build": bool(sysconfig.get_config_var("Py_DEBUG"))
+        or hasattr(sys, "gettotalrefcount"),
+        "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        "python_compiler": platform.python_compiler(),
+    }
+
+
+#: The interpreter facts two runs must share to be compared as equals.
+BUILD_FACTS = (
+    "python_implementation",
+    "python_version",
+    "python_pgo",
+    "python_lto",
+    "python_debug_build",
+    "free_threaded_build",
+    "gil_enabled",
+    "python_compiler",
+    "process_start_method",
+)
+
+
+def describe_optimisation(pgo: bool | None, lto: bool | None) -> str:
+    """"PGO+LTO", "no PGO, no LTO", "PGO, LTO unknown"...: how a reader names a build."""
+    if pgo and lto:
+        return "PGO+LTO"
+
+    def part(flag: bool | None, name: str) -> str:
+        return name if flag else f"{name} unknown" if flag is None else f"no {name}"
+
+    return f"{part(pgo, 'PGO')}, {part(lto, 'LTO')}"
+
+
+def interpreter_differences(env_a: Mapping[str, Any], env_b: Mapping[str, Any]) -> list[str]:
+    """The interpreter facts that differ between two env blocks, as short phrases.
+
+    For instance ``["CPython 3.11.7 (no PGO, no LTO) vs 3.13.0 (PGO+LTO)"]``, or
+    ``["debug build vs release build"]``; an empty list when the interpreters match.
+    A fact missing (or None) on either side is not named: an env block from an older run
+    cannot show that it differs. Pure: it reads the two mappings and nothing else.
+    """
+    for name, env in (("env_a", env_a), ("env_b", env_b)):
+        if not isinstance(env, Mapping):
+            raise TypeError(f"{name} must be a mapping (an env block), not {type(env).__name__}")
+
+    def differs(key: str) -> bool:
+        a, b = env_a.get(key), env_b.get(key)
+        return a is not None and b is not None and a != b
+
+    def opt(env: Mapping[str, Any]) -> str:
+        return describe_optimisation(env.get("python_pgo"), env.get("python_lto"))
+
+    out: list[str] = []
+    opt_differs = differs("python_pgo") or differs("python_lto")
+    impl_a, impl_b = env_a.get("python_implementation"), env_b.get("python_implementation")
+    ver_a = env_a.get("python_version") or "?"
+    ver_b = env_b.get("python_version") or "?"
+    if differs("python_implementation") or differs("python_version"):
+        left = f"{impl_a or 'Python'} {ver_a}"
+        right = f"{impl_b} {ver_b}" if differs("python_implementation") else ver_b
+        if opt_differs:
+            left, right = f"{left} ({opt(env_a)})", f"{right} ({opt(env_b)})"
+        out.append(f"{left} vs {right}")
+    elif opt_differs:
+        out.append(f"{impl_a or 'Python'} {ver_a} built with {opt(env_a)} vs {opt(env_b)}")
+    phrases = {
+        "python_debug_build": lambda v: "debug build" if v else "release build",
+        "free_threaded_build": lambda v: "free-threaded build" if v else "GIL build",
+        "gil_enabled": lambda v: "GIL enabled" if v else "GIL disabled",
+        "python_compiler": lambda v: f"compiled by {v}",
+        "process_start_method": lambda v: f"processes started by {v}",
+    }
+    for key, phrase in phrases.items():
+        if differs(key):
+            out.append(f"{phrase(env_a[key])} vs {phrase(env_b[key])}")
+    return out
+
+
 def env_info() -> dict[str, Any]:
     """Everything a reader needs to interpret the numbers, as plain JSON-able values.
 
     It only reads: it neither pins the allocator nor samples the CPUs' load (that takes a
     short sleep; see `run_env`)."""
-    from labsrc.executors import CLOCK_INFO, process_context
+    from labsrc.executors import CLOCK_INFO
 
     gil_check = getattr(sys, "_is_gil_enabled", None)
     info: dict[str, Any] = {
         "timestamp": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "python_version": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        **interpreter_build(),
         "gil_enabled": bool(gil_check()) if gil_check is not None else True,
         "switch_interval_s": sys.getswitchinterval(),
         "platform": platform.platform(),
@@ -78,7 +213,8 @@ def env_info() -> dict[str, Any]:
         "cython_version_installed": _version("Cython"),
         "gilknocker_version": _version("gilknocker"),
         "clock": CLOCK_INFO,
-        "process_start_method": process_context().get_start_method(),
+        # The name only: building the context would set the forkserver's preload list.
+        "process_start_method": start_method(),
         "allocator_pinned": allocator.pinned(),
     }
     try:
