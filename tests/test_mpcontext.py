@@ -5,10 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import subprocess
 import sys
 import threading
 import warnings
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from flags.gifs import flag_gif
 from flags.mpcontext import process_context, record_fork_warnings, start_method
 from flags.server import ServerConfig, ServerThread
 
+ROOT = Path(__file__).resolve().parents[1]
 FORK_MESSAGE = ("This process (pid=123) is multi-threaded, use of fork() may lead to "
                 "deadlocks in the child.")
 
@@ -131,3 +134,39 @@ def test_processpool_in_a_threaded_process_never_forks_it(tmp_path):
     saved = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert saved == {f"{cc.lower()}.gif": flag_gif(cc) for cc in codes[:6]}
 
+
+FORKING_TEST = '''
+import multiprocessing
+import threading
+
+
+def _nothing():
+    pass
+
+
+def test_forks_beside_a_thread():
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    proc = multiprocessing.get_context("fork").Process(target=_nothing)
+    proc.start()
+    proc.join(10)
+    stop.set()
+    thread.join()
+    assert proc.exitcode == 0
+'''
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="CPython warns on fork() in threads from 3.12")
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
+def test_the_projects_pytest_settings_always_show_the_fork_warning(tmp_path):
+    # Run pytest with this project's settings on a test that forks beside a thread, under
+    # PYTHONWARNINGS=error (with which an unguarded fork warning would simply vanish).
+    (tmp_path / "test_forking.py").write_text(FORKING_TEST)
+    env = dict(os.environ, PYTHONWARNINGS="error::DeprecationWarning")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path),
+                          str(tmp_path / "test_forking.py")],
+                         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "use of fork() may lead to deadlocks in the child" in out.stdout, out.stdout
