@@ -123,7 +123,7 @@ def trace_findings(rows: Sequence[TraceRow]) -> list[str]:
                 f"and got {', '.join(f'{c:.2f}' for c in cpus)} of a core each")
         if len(load) > 1 and sum(r.gil_share for r in load) >= ONE_AT_A_TIME and sum(cpus) <= ONE_CORE:
             seen = sum(r.handovers_seen for r in load)
-            text += f": they ran one at a time ({seen} hand-overs seen at least)"
+            text += f": they ran one at a time ({seen} hand-over{'s' if seen != 1 else ''} seen at least)"
         elif all(r.gil_share < SIDE_BY_SIDE for r in load) and min(cpus) >= SIDE_BY_SIDE_CPU:
             text += ": they ran side by side without it"
         out.append(text + ".")

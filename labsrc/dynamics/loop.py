@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -147,6 +148,11 @@ async def _run_mode(mode: str, work: Optional[Work], plan: LoopPlan, base_url: s
     return row, lags
 
 
+def _ignore_sigint() -> None:
+    """Pool worker: Ctrl-C is the parent's to handle (it shuts the pool down), not a traceback here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def measure_loop(modes: Sequence[str], plan: LoopPlan,
                  on_row: Callable[[LoopRow, list[float]], None]) -> None:
     """Measure each mode in order against one embedded flag server; `on_row(row, lags)`
@@ -162,7 +168,8 @@ def measure_loop(modes: Sequence[str], plan: LoopPlan,
     with EmbeddedServer(ServerConfig(delay=delay)) as server:
         try:
             if "process" in modes:
-                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"),
+                                           initializer=_ignore_sigint)
                 pool.submit(abs, 0).result(timeout=60)  # start the worker outside the window
             for mode in modes:
                 on_row(*asyncio.run(_run_mode(mode, works[mode], plan, server.url, codes, pool)))

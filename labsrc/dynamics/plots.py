@@ -114,8 +114,8 @@ def loop_cdf(rows: Sequence[LoopRow], lags: Mapping[str, Sequence[float]], folde
 
 def trace_timeline(traces: Sequence[Any], folder: str | Path) -> list[Path]:
     """Per traced implementation, one lane per thread: each kernel call as a bar shaded by
-    the CPU it got (its thread CPU time / its wall time; pale = waiting for the GIL), and
-    ticks where py-spy saw the thread holding the GIL."""
+    its speed (the thread's fastest call / this call's wall time; pale = it spent the call
+    waiting, for the GIL or a core), and ticks where py-spy saw the thread holding the GIL."""
     from labsrc.dynamics.trace import summarize, timeline
 
     if not traces:
@@ -130,8 +130,9 @@ def trace_timeline(traces: Sequence[Any], folder: str | Path) -> list[Path]:
         lanes = sorted(rec["spans"])
         for y, name in enumerate(lanes):
             calls = rec["spans"][name]
-            ax.broken_barh([((s - t0) * 1e3, (e - s) * 1e3) for s, e, _ in calls], (y - 0.25, 0.5),
-                           facecolors=[cmap(0.15 + 0.85 * min(1.0, c / max(e - s, 1e-9))) for s, e, c in calls])
+            fastest = min((e - s for s, e in calls), default=1.0)
+            ax.broken_barh([((s - t0) * 1e3, (e - s) * 1e3) for s, e in calls], (y - 0.25, 0.5),
+                           facecolors=[cmap(0.15 + 0.85 * fastest / max(e - s, 1e-9)) for s, e in calls])
             ticks = [(t - t0) * 1e3 for t in seen.get(name, []) if t0 <= t <= rec["t_end"]]
             ax.plot(ticks, [y + 0.35] * len(ticks), "|", color="C3", markersize=8)
         labels = [f"{n}: GIL {stats[n].gil_share:.0%}, CPU {stats[n].cpu_share or 0:.2f}" for n in lanes]
@@ -140,8 +141,8 @@ def trace_timeline(traces: Sequence[Any], folder: str | Path) -> list[Path]:
         ax.set_xlim(0, (rec["t_end"] - t0) * 1e3)
         ax.set_title(f"{trace.kernel}/{trace.impl}, switch interval {rec['switch_interval_s'] * 1e3:g} ms",
                      fontsize=9)
-    axes[-1, 0].set_xlabel("ms. Bars: kernel calls, darker = more CPU per wall second (pale: waiting "
-                           "for the GIL).\nRed ticks: py-spy saw the thread holding the GIL (only "
+    axes[-1, 0].set_xlabel("ms. Bars: kernel calls, darker = faster (pale: the call spent its time "
+                           "waiting).\nRed ticks: py-spy saw the thread holding the GIL (only "
                            "written when its sampled stack changed)", fontsize=8)
     fig.tight_layout()
     return [_save(fig, folder, "gil-timeline.png")]

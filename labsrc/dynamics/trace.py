@@ -11,7 +11,7 @@ process, so both can read it, and the sampling does not pause the threads it tim
   thread's previous one leaves no trace: every event at time t says "this thread held the
   GIL at t", and the hand-overs read from these events are a floor, not a count.
 
-The tracee also records each call's span and the thread's CPU time in it; `cpu_share` is a
+The tracee also records each call's span and each thread's CPU time; `cpu_share` is a
 thread's CPU time over the window: two pure-Python threads get about half a core each
 (the one waiting for the GIL uses none), two `cy_nogil` threads a core each, side by side.
 py-spy's sampling may run a few per cent over its nominal rate, so shares are "about".
@@ -221,12 +221,12 @@ def summarize(trace: Trace) -> list[TraceRow]:
     handovers = Counter(cur for (_, prev), (_, cur) in zip(holders, holders[1:]) if cur != prev)
     rows = []
     for name in dict.fromkeys(list(rec.get("threads", {}).values()) + list(trace.raw_counts)):
-        calls = rec.get("spans", {}).get(name)
-        cpu = None if calls is None else sum(c for _, _, c in calls) / window
+        cpu = rec.get("cpu", {}).get(name)
         count = trace.raw_counts.get(name, 0)
         rows.append(TraceRow(kernel=trace.kernel, impl=trace.impl, thread=name, gil_samples=count,
                              gil_share=min(1.0, count / (trace.rate * window)),
-                             handovers_seen=handovers.get(name, 0), cpu_share=cpu))
+                             handovers_seen=handovers.get(name, 0),
+                             cpu_share=None if cpu is None else cpu / window))
     return rows
 
 
