@@ -45,3 +45,20 @@ def test_bandwidth_and_trace_sentences() -> None:
     py, nogil = trace_findings(trace)
     assert "0.50, 0.49 of a core" in py and "one at a time (119 hand-overs seen at least)" in py
     assert "side by side" in nogil
+
+
+def test_loop_sentences(tmp_path: Path) -> None:
+    from labsrc.dynamics.findings import loop_findings
+    from labsrc.dynamics.rows import LoopRow
+
+    rows = [LoopRow("none", None, 0, None, 200, 0.1, 0.5, 1.0, None, 20, 20, 0.21),
+            LoopRow("inline", "py", 4, 100.0, 30, 0.1, 99.0, 104.0, 0.4, 20, 20, 0.31),
+            LoopRow("thread_gil", "py", 4, 100.0, 80, 5.2, 9.0, 12.0, 0.4, 20, 20, 0.25),
+            LoopRow("thread_nogil", "cy_nogil", 4, 100.0, 300, 0.1, 0.6, 2.0, 0.4, 20, 20, 0.21)]
+    none, inline, gil, nogil = loop_findings(rows, 0.005)
+    assert "20/20 flags in 0.21 s" in none
+    assert "each 100 ms task blocked the whole loop" in inline
+    assert "about one switch interval (5.00 ms)" in gil
+    assert "no worse than with no CPU work" in nogil
+    lags = {r.mode: [0.0001, 0.001, 0.1] for r in rows}
+    assert plots.loop_cdf(rows, lags, tmp_path)[0].name == "loop-lag-cdf.png"

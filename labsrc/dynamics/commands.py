@@ -192,7 +192,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
         loop.measure_loop(modes, plan, keep)
     except STOPS as exc:
         error = exc
-    _emit(args, "loop", env, rows, _rows.LoopRow, loop.COLUMNS, _findings.loop_findings(rows),
+    _emit(args, "loop", env, rows, _rows.LoopRow, loop.COLUMNS, _findings.loop_findings(rows, sys.getswitchinterval()),
           lambda d: plots.loop_cdf(rows, lags, d), switch_interval_s=sys.getswitchinterval())
     return _finish(error, "event-loop")
 

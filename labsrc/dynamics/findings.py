@@ -95,8 +95,8 @@ def bandwidth_findings(rows: Sequence[BandwidthRow]) -> list[str]:
     return out
 
 
-def loop_findings(rows: Sequence[LoopRow]) -> list[str]:
-    """Each mode's lag against its task length and the baseline; the downloads' time."""
+def loop_findings(rows: Sequence[LoopRow], switch_interval_s: float) -> list[str]:
+    """Each mode's lag against its task length, the switch interval and the baseline."""
     base = next((r for r in rows if r.mode == "none"), None)
     out = []
     for row in rows:
@@ -104,6 +104,9 @@ def loop_findings(rows: Sequence[LoopRow]) -> list[str]:
                 f"max {_ms(row.lag_max_ms)}; {row.flags_ok}/{row.flags} flags in {row.download_s:.2f} s")
         if row.task_ms and row.lag_max_ms >= 0.8 * row.task_ms and row.mode == "inline":
             text += f": each {_ms(row.task_ms)} task blocked the whole loop"
+        elif row.mode == "thread_gil" and (
+                NEAR_INTERVAL[0] <= row.lag_p50_ms / (switch_interval_s * 1e3) <= NEAR_INTERVAL[1]):
+            text += f": about one switch interval ({_ms(switch_interval_s * 1e3)}) per wake-up, waiting for the GIL"
         elif base is not None and row.mode != "none" and row.lag_p99_ms <= max(2 * base.lag_p99_ms, 1.0):
             text += " -- no worse than with no CPU work"
         out.append(text + ".")

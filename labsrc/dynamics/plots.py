@@ -46,6 +46,7 @@ def latency_plot(rows: Sequence[LatencyRow], folder: str | Path) -> list[Path]:
             ax.fill_between(xs, [r.p50_ms for r in line], [r.p99_ms for r in line], alpha=0.15)
         ax.axhline(interval * 1e3, color="grey", linestyle=":", label=f"switch interval {interval * 1e3:g} ms")
         ax.set_yscale("log")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("background threads")
         ax.set_ylabel("echo response, ms (line p50, band to p99)")
         ax.set_title(f"I/O latency under CPU load ({at[0].kernel if at else ''})")
@@ -86,6 +87,7 @@ def tradeoff_plot(rows: Sequence[LatencyRow], folder: str | Path) -> list[Path]:
             ax.annotate(f"{r.switch_interval_s * 1e3:g} ms", (r.p50_ms, r.work_per_s), fontsize=7,
                         textcoords="offset points", xytext=(4, 4))
     ax.set_xscale("log")
+    ax.set_yscale("log")  # implementations differ ~20x in speed; each curve's shape is the point
     ax.set_xlabel("echo median response, ms")
     ax.set_ylabel("background work, units/s")
     ax.set_title("Switch interval: I/O latency vs CPU throughput")

@@ -64,7 +64,10 @@ def run_cell(cell: Cell, opts: EchoOptions, grain: Optional[Grain], seed: int = 
             if cell.threads == 0 or cell.impl == NO_LOAD:
                 return CellRun(cell, opts.kernel, None, ping(echo.address, plan), None, 0)
             assert grain is not None
-            with BackgroundLoad(opts.kernel, cell.impl, cell.threads, scale=grain.scale) as load:
+            # Joining waits for the calls in flight: give long (--chunk-ms) calls their time.
+            join_s = max(10.0, 3 * grain.call_s)
+            with BackgroundLoad(opts.kernel, cell.impl, cell.threads, scale=grain.scale,
+                                join_timeout=join_s) as load:
                 before = load.snapshot()
                 client = ping(echo.address, plan)
                 rate = load.rate_since(before)
