@@ -22,8 +22,8 @@ counts bit for bit, because they do the same IEEE double operations in the same 
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from array import array
+from typing import TYPE_CHECKING, Union
 
 from labsrc.kernels.mandelbrot_args import (
     MAX_COORDINATE,
@@ -32,6 +32,14 @@ from labsrc.kernels.mandelbrot_args import (
     checked_sizes,
     checked_window,
 )
+
+try:
+    import numpy as np
+except ImportError:  # PyPy as Debian ships it has no numpy: see `mandelbrot`'s return value
+    np = None
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["MAX_COORDINATE", "MAX_ITER", "MAX_PIXELS", "mandelbrot"]
 
@@ -44,10 +52,13 @@ def mandelbrot(
     x1: float = 1.0,
     y0: float = -1.5,
     y1: float = 1.5,
-) -> npt.NDArray[np.int32]:
+) -> Union[npt.NDArray[np.int32], array[int]]:
     """Escape counts of the window [x0, x1] x [y0, y1], as int32 of shape (height, width).
 
-    See the module docstring for the exact pixel formula and count definition.
+    Where numpy cannot be imported (PyPy as Debian ships it, for `gil-lab cpu --python`)
+    the same counts come back as a flat `array("i")` in row-major order: the same int32
+    values, the same bytes. See the module docstring for the exact pixel formula and count
+    definition.
     Raises TypeError for non-int sizes (bool and float included) or non-real
     coordinates, ValueError for sizes < 1, more than MAX_PIXELS pixels, max_iter above
     MAX_ITER, non-finite or huge (> MAX_COORDINATE) coordinates, or x1 <= x0, y1 <= y0.
@@ -56,13 +67,22 @@ def mandelbrot(
     x0, x1, y0, y1 = checked_window(x0, x1, y0, y1)
     span_x = x1 - x0
     span_y = y1 - y0
+    if np is None:
+        flat = array("i")
+        for row in range(height):
+            flat.extend(_row(row, width, height, max_iter, x0, span_x, y0, span_y))
+        return flat
     counts = np.empty((height, width), dtype=np.int32)
     for row in range(height):
-        cy = y0 + span_y * (row + 0.5) / height
-        counts[row] = [
-            _escape_count(x0 + span_x * (col + 0.5) / width, cy, max_iter) for col in range(width)
-        ]
+        counts[row] = _row(row, width, height, max_iter, x0, span_x, y0, span_y)
     return counts
+
+
+def _row(row: int, width: int, height: int, max_iter: int, x0: float, span_x: float,
+         y0: float, span_y: float) -> list[int]:
+    """The escape counts of one row, left to right (the pixel formula of the module docstring)."""
+    cy = y0 + span_y * (row + 0.5) / height
+    return [_escape_count(x0 + span_x * (col + 0.5) / width, cy, max_iter) for col in range(width)]
 
 
 def _escape_count(cx: float, cy: float, max_iter: int) -> int:
