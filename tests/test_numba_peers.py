@@ -9,6 +9,7 @@ holds it; that loading an impl is what compiles it; and what a user without numb
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ import pytest
 
 from labsrc.kernels import get_kernel
 from labsrc.kernels.entries.primes import count_primes_reference, is_prime_reference
+from labsrc.peersbench import run_peers_bench
 from twins import best_freeze, import_twin
 
 pytest.importorskip("numba", reason="numba is not installed (pip install -e '.[peers]')")
@@ -141,6 +143,25 @@ def test_loading_the_impl_compiles_it() -> None:
     assert result.stdout.strip() == "ok"
 
 
+# --- the peers bench: every figure printed and returned (the figures themselves unchecked) ---
+
+
+def test_peers_bench_reports_every_figure() -> None:
+    out = io.StringIO()
+    figures = run_peers_bench(out, repeats=1, kernels=("arcfour",), target_s=0.005)
+    assert set(figures) == {
+        "numba_import_s", "arcfour_numba_load_s", "arcfour_numba_compile_s",
+        "arcfour_numba_vs_cy_nogil", "arcfour_numba_threads2_speedup",
+        "arcfour_numba_gil_threads2_speedup", "arcfour_cy_nogil_threads2_speedup",
+    }
+    assert all(value > 0 for value in figures.values())
+    text = out.getvalue()
+    assert "numba / cy_nogil = " in text
+    for impl, goal in (("numba", ">= 1.8x"), ("numba_gil", "<= 1.1x")):
+        line = next(row for row in text.splitlines() if row.strip().startswith(f"{impl:<9} threads"))
+        assert goal in line and (line.count("met") + line.count("MISSED")) == 1, line
+
+
 # --- without numba: "unavailable", with the install hint ------------------------------------
 
 
@@ -167,7 +188,9 @@ def test_without_numba_the_impls_are_unavailable() -> None:
             assert str(exc) == {UNAVAILABLE!r}
         else:
             raise AssertionError("imported without numba")
+        from labsrc.peersbench import run_peers_bench
+        assert run_peers_bench() == {{}}
         print("ok")
     """)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert result.stdout.splitlines() == [f"numba peers: {UNAVAILABLE}", "ok"]

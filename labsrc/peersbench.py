@@ -1,0 +1,229 @@
+"""The numba peers next to the Cython twins, measured in one run (`python -m labsrc.peersbench`).
+
+Per kernel:
+
+- one core: the time of one task under `numba` over its time under `cy_nogil`, the two
+  alternated call by call, best of N (under 1: numba is faster), on the kernel's own
+  workload calibrated to ~0.2 s a task; the seconds numba spent compiling the peer module
+  (its `COMPILE_S`) and loading the impl (import + compile, numba's own import apart);
+- two threads: `numba` and `numba_gil` running 2 x equal tasks on a ThreadPoolExecutor of 2
+  against the very same tasks one after the other, rounds alternated, best of N; the goals
+  are numba >= 1.8x (the GIL is released, so the threads run together) and
+  numba_gil <= 1.1x (the GIL is held, so they take turns). Each prints met or MISSED,
+  next to `cy_nogil` measured the same way as a control: when it misses 1.8x too, the
+  machine had no second core to give (the load average is printed at the start).
+
+Every result is checked by the kernel's verifier. Figures are printed, never asserted:
+benchmarks are not tests. `gil-lab bench` calls `run_peers_bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, TextIO
+
+from labsrc.allocator import pin_allocator
+from labsrc.kernels.catalog import ImplUnavailable, Kernel, TaskArgs, get_kernel
+
+__all__ = ["KERNELS", "THREAD_GOALS", "ThreadGoal", "main", "run_peers_bench"]
+
+KERNELS = ("primes", "arcfour", "sha256", "mandelbrot")
+
+TaskFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ThreadGoal:
+    """`impl` on 2 threads must reach a speedup `op` `bound` over the same tasks in sequence."""
+
+    impl: str
+    op: str
+    bound: float
+    why: str
+
+    def met(self, speedup: float) -> bool:
+        return speedup >= self.bound if self.op == ">=" else speedup <= self.bound
+
+
+THREAD_GOALS = (
+    ThreadGoal("numba", ">=", 1.8, "nogil=True: the threads run together"),
+    ThreadGoal("numba_gil", "<=", 1.1, "GIL held: the threads take turns"),
+)
+
+THREADS = 2
+TASKS_PER_THREAD = 2
+
+
+def _say(out: TextIO, text: str) -> None:
+    print(text, file=out, flush=True)  # flushed: a figure shows as soon as it is measured
+
+
+def _elapsed(fn: TaskFn, args: TaskArgs) -> float:
+    started = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - started
+
+
+def _calibrated_scale(kernel: Kernel, fn: TaskFn, target_s: float) -> int:
+    """A workload scale at which one task of `fn` takes about `target_s` (cost ~ scale)."""
+    scale = kernel.quick_scale
+    while True:
+        (args,) = kernel.make_workload(1, scale)
+        took = _elapsed(fn, args)
+        if took >= target_s / 4 or scale >= 2**20:
+            return max(1, round(scale * target_s / max(took, 1e-6)))
+        scale *= 4
+
+
+def _one_core_ratio(
+    fn: TaskFn, base: TaskFn, args: TaskArgs, repeats: int
+) -> tuple[float, float, float]:
+    """(best time of fn, best time of base, fn / base), the two calls alternated."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(repeats):
+        mine.append(_elapsed(fn, args))
+        theirs.append(_elapsed(base, args))
+    return min(mine), min(theirs), min(mine) / min(theirs)
+
+
+def _thread_speedup(fn: TaskFn, tasks: list[TaskArgs], repeats: int) -> tuple[float, float]:
+    """(best-of-N speedup, median speedup) of THREADS threads over a sequential loop, same tasks.
+
+    The pool is started (and its threads created) before any timing; each round runs the
+    sequential loop and then the pool, so machine load hits both alike.
+    """
+    seq: list[float] = []
+    par: list[float] = []
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        list(pool.map(lambda _: None, range(THREADS)))  # start the threads now
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for args in tasks:
+                fn(*args)
+            seq.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            list(pool.map(lambda args: fn(*args), tasks))
+            par.append(time.perf_counter() - started)
+    return min(seq) / min(par), statistics.median(seq) / statistics.median(par)
+
+
+def _verified(kernel: Kernel, fn: TaskFn, tasks: list[TaskArgs]) -> None:
+    """Run every task once (a warm-up) and check it: a fast wrong answer is no figure."""
+    for args in tasks:
+        kernel.verify(args, fn(*args))
+
+
+def _load(kernel: Kernel, name: str) -> tuple[TaskFn, float]:
+    """The impl's task function and the seconds `Impl.load()` took (import + compile)."""
+    started = time.perf_counter()
+    fn = kernel.impl(name).load()
+    return fn, time.perf_counter() - started
+
+
+def _bench_kernel(name: str, repeats: int, target_s: float, out: TextIO) -> dict[str, float]:
+    """Measure and print one kernel's figures; return them keyed `<kernel>_<figure>`."""
+    kernel = get_kernel(name)
+    figures: dict[str, float] = {}
+    numba_fn, load_s = _load(kernel, "numba")
+    peer = importlib.import_module(kernel.impl("numba").module)
+    compile_s = sum(peer.COMPILE_S.values())
+    figures[f"{name}_numba_load_s"] = load_s
+    figures[f"{name}_numba_compile_s"] = compile_s
+    _say(out, f"  {name}: compile {compile_s:.2f} s (load: import + compile {load_s:.2f} s)")
+
+    scale = _calibrated_scale(kernel, numba_fn, target_s)
+    (args,) = kernel.make_workload(1, scale)
+    cy_fn: Optional[TaskFn] = None
+    try:
+        cy_fn = kernel.impl("cy_nogil").load()
+    except (ImplUnavailable, KeyError) as exc:
+        _say(out, f"    numba / cy_nogil: cy_nogil unavailable ({exc})")
+    else:
+        _verified(kernel, numba_fn, [args])
+        _verified(kernel, cy_fn, [args])
+        nb_s, cy_s, ratio = _one_core_ratio(numba_fn, cy_fn, args, repeats)
+        figures[f"{name}_numba_vs_cy_nogil"] = ratio
+        _say(out, f"    one core, scale {scale}: numba {nb_s * 1e3:.1f} ms, cy_nogil"
+                  f" {cy_s * 1e3:.1f} ms: numba / cy_nogil = {ratio:.2f}x"
+                  f" (interleaved, best of {repeats})")
+
+    # Threads: half the one-core task size, so the sequential loop over 4 tasks takes ~2x it.
+    thread_scale = max(1, scale // 2)
+    tasks = kernel.make_workload(THREADS * TASKS_PER_THREAD, thread_scale)
+    for goal in THREAD_GOALS:
+        fn = numba_fn if goal.impl == "numba" else _load(kernel, goal.impl)[0]
+        _verified(kernel, fn, tasks)
+        best, median = _thread_speedup(fn, tasks, repeats)
+        figures[f"{name}_{goal.impl}_threads{THREADS}_speedup"] = best
+        verdict = "met" if goal.met(best) else "MISSED"
+        _say(out, f"    {goal.impl:<9} threads x{THREADS}: {best:.2f}x (median {median:.2f}x)"
+                  f" vs sequential, goal {goal.op} {goal.bound:g}x: {verdict} ({goal.why})")
+    if cy_fn is not None:  # the control: the same tasks through the Cython nogil twin
+        _verified(kernel, cy_fn, tasks)
+        best, median = _thread_speedup(cy_fn, tasks, repeats)
+        figures[f"{name}_cy_nogil_threads{THREADS}_speedup"] = best
+        _say(out, f"    cy_nogil  threads x{THREADS}: {best:.2f}x (median {median:.2f}x)"
+                  " vs sequential (control, no goal here)")
+    return figures
+
+
+def run_peers_bench(
+    out: Optional[TextIO] = None,
+    repeats: int = 7,
+    kernels: Sequence[str] = KERNELS,
+    target_s: float = 0.2,
+) -> dict[str, float]:
+    """Print the numba peers' figures (see the module docstring) and return them.
+
+    Keys: `numba_import_s`, and per kernel `<kernel>_numba_vs_cy_nogil` (time ratio, one
+    core), `<kernel>_numba_compile_s`, `<kernel>_numba_load_s`, and
+    `<kernel>_{numba,numba_gil,cy_nogil}_threads2_speedup`. Without numba it prints why
+    and returns {}.
+    """
+    out = out or sys.stdout
+    pin_allocator()  # as in every lab run: repeats reuse memory instead of faulting it in
+    started = time.perf_counter()
+    try:
+        importlib.import_module("labsrc.kernels._numba_peer")  # imports numba itself
+    except ImplUnavailable as exc:
+        _say(out, f"numba peers: {exc}")
+        return {}
+    figures = {"numba_import_s": time.perf_counter() - started}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    _say(out, f"numba peers (load average {load:.1f} on {os.cpu_count()} CPUs; numba imported"
+              f" in {figures['numba_import_s']:.2f} s). One core: numba / cy_nogil time, under 1"
+              f" = numba faster. Then {THREADS} threads x {TASKS_PER_THREAD} equal tasks each vs"
+              " the same tasks in sequence:")
+    for name in kernels:
+        figures.update(_bench_kernel(name, repeats, target_s, out))
+    return figures
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m labsrc.peersbench [--repeats N] [--kernel a,b]`."""
+    parser = argparse.ArgumentParser(prog="python -m labsrc.peersbench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7, help="rounds per figure (best of N)")
+    parser.add_argument("--kernel", default=",".join(KERNELS),
+                        help=f"comma-separated kernels (default: {','.join(KERNELS)})")
+    parser.add_argument("--target", type=float, default=0.2, help="seconds per one-core task")
+    opts = parser.parse_args(argv)
+    chosen = [k for k in opts.kernel.split(",") if k]
+    unknown = sorted(set(chosen) - set(KERNELS))
+    if unknown or not chosen or opts.repeats < 1 or opts.target <= 0:
+        parser.error(f"--kernel takes names from {', '.join(KERNELS)}; --repeats >= 1; --target > 0"
+                     + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    run_peers_bench(sys.stdout, opts.repeats, chosen, opts.target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
