@@ -11,6 +11,7 @@ import argparse
 import datetime as _dt
 import sys
 import textwrap
+import time
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TextIO
@@ -45,8 +46,9 @@ from labsrc.names import Payload
 from labsrc.results import Cell
 
 
-def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
-    """Validate the matrix arguments and run it with a progress bar on stderr."""
+def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, Any]] = None) -> MatrixResult:
+    """Validate the matrix arguments and run it with a progress bar on stderr; then the same
+    matrix under each --python interpreter (its facts go to env["interpreters"])."""
     chosen = select_kernels(args.kernel)
     impls = select_impls(args.impl, chosen)
     executors = select_executors(args.executor)
@@ -58,6 +60,9 @@ def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
         if not knocker_available():
             raise UsageError("--gilknocker needs the optional package: pip install gilknocker")
     planned = plan(chosen, impls, executors, workers, opts.payloads)
+    from labsrc.interpreters import check_interpreters
+
+    interpreters = check_interpreters(getattr(args, "python", None), impls)  # exit 2 before measuring
     from tqdm import tqdm
 
     total = sum(len(p.cells) for p in planned)
@@ -67,7 +72,14 @@ def measure_cpu(args: argparse.Namespace, quiet: bool) -> MatrixResult:
             bar.set_postfix_str(cell.label, refresh=False)
             bar.update(1)
 
-        return run_matrix(planned, opts, on_cell=step)
+        started = time.monotonic()
+        result = run_matrix(planned, opts, on_cell=step)
+    if interpreters and not result.interrupted:
+        from labsrc.foreign import add_interpreter_rows
+
+        add_interpreter_rows(result, interpreters, chosen, impls, executors, workers, opts, env, quiet,
+                             local_s=time.monotonic() - started)
+    return result
 
 
 def emit(cells: Sequence[Cell], io_rows: Sequence[IoRow], env: dict[str, Any], outputs: Outputs,
@@ -128,7 +140,7 @@ def cmd_cpu(args: argparse.Namespace) -> int:
     """Run the CPU matrix."""
     outputs = Outputs.from_args(args)  # a typo in --timeline must not wait for the whole run
     env = run_env()  # before measuring: its load sample is the other programs', not ours
-    result = measure_cpu(args, quiet=args.quiet)
+    result = measure_cpu(args, quiet=args.quiet, env=env)
     emit(result.cells, (), env, outputs)
     return _status(result)
 
@@ -159,7 +171,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not args.no_io:
         _check_io(IO_MODES, IO_COUNT, args.delay)  # before minutes of CPU work, not after
     env = run_env()
-    result = measure_cpu(args, quiet=args.quiet)
+    result = measure_cpu(args, quiet=args.quiet, env=env)
     io_rows: list[IoRow] = []
     io_failed = False
     if not args.no_io and not result.interrupted:
@@ -236,6 +248,11 @@ def _matrix_options(p: argparse.ArgumentParser, files: bool = True,
     p.add_argument("--no-probe", action="store_true", help="no GIL heartbeat")
     p.add_argument("--gilknocker", action="store_true", help="also report gilknocker's metric")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--python", metavar="PATH[,PATH]",
+                   help="also run the matrix under these interpreters, rows labelled impl@label "
+                        "(e.g. py@pypy3.9, py@3.13): the lab itself where gil-lab imports there "
+                        "(CPython >= 3.11), else the pure-Python kernels (py) in a small worker "
+                        "(Python >= 3.9, PyPy)")
     if files:
         p.add_argument("--json", help="write results as JSON")
         p.add_argument("--csv", help="write results as CSV")

@@ -191,6 +191,21 @@ def interpreter_differences(env_a: Mapping[str, Any], env_b: Mapping[str, Any]) 
     return out
 
 
+def probe_meaning(gil_enabled: bool, free_threaded_build: bool) -> str:
+    """What the heartbeat probe's figure (the table's GIL column) measures on this interpreter.
+
+    With the GIL disabled (a free-threaded build, 3.13t/3.14t) nothing makes the heartbeat
+    wait for a lock: a late wake-up is the OS scheduling it behind busy threads, so the
+    column is scheduling latency, and pure-Python threads are expected to scale."""
+    if not gil_enabled:
+        return ("scheduling latency: this free-threaded build runs without a GIL, so the heartbeat "
+                "waits only for a CPU; pure-Python threads can run in parallel")
+    if free_threaded_build:
+        return ("GIL waiting: this free-threaded build has the GIL enabled at run time (PYTHON_GIL=1, "
+                "-X gil=1, or an extension module not declared free-threading safe)")
+    return "GIL waiting: how long the heartbeat thread waited to take the GIL back"
+
+
 def env_info() -> dict[str, Any]:
     """Everything a reader needs to interpret the numbers, as plain JSON-able values.
 
@@ -217,6 +232,7 @@ def env_info() -> dict[str, Any]:
         "process_start_method": start_method(),
         "allocator_pinned": allocator.pinned(),
     }
+    info["gil_probe_measures"] = probe_meaning(info["gil_enabled"], info["free_threaded_build"])
     try:
         from cext import build_info
 
