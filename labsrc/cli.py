@@ -88,7 +88,7 @@ def emit(cells: Sequence[Cell], io_rows: Sequence[IoRow], env: dict[str, Any], o
     out = out or sys.stdout
     if cells:
         print(report.format_table(cells), file=out)
-        print(textwrap.fill(report.LEGEND, width=100), file=out)
+        print(textwrap.fill(report.legend(env), width=100), file=out)
         if any(c.num_threads is not None for c in cells):
             print(f"(omp N): {report.NOTES['num_threads']}", file=out)
     if io_rows:

@@ -90,10 +90,41 @@ class Column:
 # Executors whose start-up is worth a column (threads start in microseconds).
 POOLS_STARTED = (ExecutorName.PROCS, ExecutorName.INTERP)
 
-LEGEND = ("speedup: vs the same implementation's seq/1 on the same tasks; work/s: throughput, compare "
-          "implementations by it; GIL: share of the cell the heartbeat waited for the GIL (0..1); "
-          "start-up: pool start, not in wall; [recipe]/[data]: what a process task ships; "
-          f"!: max/min over repeats > {SPREAD_LIMIT}")
+GIL_NOTE = "share of the cell the heartbeat waited for the GIL (0..1)"
+NO_GIL_NOTE = ("share of the cell the heartbeat woke late (0..1); with the GIL disabled there is no GIL "
+               "to wait for, so this is scheduling latency (busy threads outnumbering free CPUs), not "
+               "GIL contention")
+
+
+def gil_column_note(env: Optional[Mapping[str, Any]] = None) -> str:
+    """What the GIL column means for rows measured in `env` (an env block; None: a GIL build):
+    GIL waiting, or scheduling latency where the GIL is disabled (free-threaded builds)."""
+    return NO_GIL_NOTE if env is not None and env.get("gil_enabled") is False else GIL_NOTE
+
+
+def legend(env: Optional[Mapping[str, Any]] = None) -> str:
+    """The table's legend for a run in `env`; rows run under another interpreter without a
+    GIL (env["interpreters"], from --python) get their own sentence."""
+    text = ("speedup: vs the same implementation's seq/1 on the same tasks; work/s: throughput, compare "
+            f"implementations by it; GIL: {gil_column_note(env)}; start-up: pool start, not in wall; "
+            f"[recipe]/[data]: what a process task ships; !: max/min over repeats > {SPREAD_LIMIT}")
+    others = (env or {}).get("interpreters") or {}
+    free = [label for label, block in others.items()
+            if isinstance(block, Mapping) and block.get("gil_enabled") is False]
+    if free:
+        rows = ", ".join(f"@{label}" for label in free)
+        text += f". GIL for rows {rows}: {NO_GIL_NOTE}"
+    return text
+
+
+LEGEND = legend()
+
+
+def notes(env: Optional[Mapping[str, Any]] = None) -> dict[str, str]:
+    """NOTES for results.json, with the GIL column's meaning where the GIL was disabled."""
+    if gil_column_note(env) == GIL_NOTE:
+        return dict(NOTES)
+    return {**NOTES, "gil_contention": NO_GIL_NOTE}
 
 
 def _key(name: str, show: Callable[[Any], str] = str) -> Callable[[Any], str]:
@@ -193,7 +224,7 @@ def results_json(env: Mapping[str, Any], cells: Sequence[Cell], io_rows: Sequenc
         "env": dict(env),
         "results": [c.as_dict() for c in cells],
         "io": [r.as_dict() for r in io_rows],
-        "notes": NOTES,
+        "notes": notes(env),
     }
     doc.update(extra)
     return json.dumps(doc, indent=2, default=str) + "\n"
