@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Packages that add their own subcommands: each has add_commands(subparsers) -> {name: handler}.
-COMMAND_MODULES = ("labsrc.dynamics.commands",)
+COMMAND_MODULES = ("labsrc.dynamics.commands", "labsrc.diff")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench,
