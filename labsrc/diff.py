@@ -216,6 +216,11 @@ def _differences(env_a: dict[str, Any], env_b: dict[str, Any]) -> list[str]:
 def diff_runs(a: Run, b: Run, a_at: Optional[str] = None, b_at: Optional[str] = None) -> Diff:
     """Match the two sides' cells; UsageError when no cell is common to both."""
     cells_a, cells_b = side_cells(a, a_at), side_cells(b, b_at)
+    for side, run, at, cells in (("A", a, a_at, cells_a), ("B", b, b_at, cells_b)):
+        if at is not None and not cells:
+            labels = sorted({c.impl.rpartition("@")[2] for c in run.cells if "@" in c.impl})
+            raise UsageError(f"{side}: {run.path} has no rows run under --python {at} (impl@{at}); "
+                             f"its labels: {', '.join(labels) or 'none (no --python rows)'}")
     if (a_at is None) != (b_at is None):  # one side is another interpreter's: the other, ours
         if a_at is None:
             cells_a = {k: c for k, c in cells_a.items() if "@" not in k[1]}

@@ -18,6 +18,7 @@ clock, as the lab's executors do:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -311,17 +312,14 @@ def _failure(exc: BaseException) -> str:
 
 
 def _timed(cell: Cell, probe: bool) -> Dict[str, Any]:
+    """One timed run of `cell`, with the heartbeat around exactly that run; answers are
+    digested after the clock stops."""
     beat = Heartbeat() if probe else None
-    if beat is not None:
-        beat.__enter__()
-    try:
+    with beat if beat is not None else contextlib.nullcontext():
         cpu0, t0 = _usage_s(), clock()
         answers, spans, pool_cpu = cell.run()
         wall = clock() - t0
         cpu = _usage_s() - cpu0 + pool_cpu
-    finally:
-        if beat is not None:
-            beat.__exit__()
     run: Dict[str, Any] = {"wall": wall, "cpu": cpu, "spans": spans,
                            "answers": cell.digests(answers), "failure": ""}
     if beat is not None:

@@ -161,6 +161,8 @@ def test_bad_inputs_are_usage_errors(tmp_path: Path) -> None:
     for path, words in cases.items():
         with pytest.raises(UsageError, match=words):
             load_run(path, "B")
+    with pytest.raises(UsageError, match="no rows run under --python pypy3.9.*none"):
+        diff_runs(load_run(good, "A"), load_run(good, "B"), b_at="pypy3.9")
     disjoint = write(tmp_path / "d.json", [cell("py", "threads", 2, [1.0])])
     with pytest.raises(UsageError, match="no cell"):
         diff_runs(load_run(good, "A"), load_run(disjoint, "B"))

@@ -178,6 +178,7 @@ def test_worker_runs_seq_threads_procs_and_every_answer_is_checked(bare: Interpr
             assert cell.ok and cell.verified, cell.reason
             assert cell.impl == f"py@{bare.label}" and len(cell.walls) == 2 and len(cell.spans) == 2
             assert cell.tasks == 2 and cell.scale == 1 and cell.load_s >= 0
+            assert 0 <= cell.gil_contention <= 1  # the worker's heartbeat ran beside every run
         assert by[(kernel, "procs")].payload == Payload.RECIPE and by[(kernel, "procs")].startup_s > 0
         assert by[(kernel, "asyncio")].status == Status.UNAVAILABLE
     assert len({s[2] for s in by[("primes", "procs")].spans}) >= 1
@@ -297,9 +298,10 @@ def test_cli_adds_worker_rows_and_the_interpreter_facts(bare_python: str, bare: 
     out = tmp_path / "r.json"
     done = gil_lab("cpu", "--kernel", "primes,sha256", "--impl", "py", "--executor", "threads",
                    "--workers", "2", "--scale", "1", "--tasks", "2", "--repeat", "1", "--quiet",
-                   "--python", bare_python, "--json", str(out))
+                   "--python", bare_python, "--json", str(out), "--plot", str(tmp_path / "png"))
     assert done.returncode == 0, done.stderr
     assert f"py@{bare.label}" in done.stdout
+    assert (tmp_path / "png" / "speedup_primes.png").exists()
     doc = json.loads(out.read_text())
     foreign_rows = [r for r in doc["results"] if r["impl"] == f"py@{bare.label}"]
     assert len(foreign_rows) == 4 and all(r["verified"] and r["status"] == "ok" for r in foreign_rows)
