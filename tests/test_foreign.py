@@ -9,6 +9,7 @@ machine; the PyPy tests run where `pypy3` is installed.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -336,3 +337,25 @@ def test_pypy_rows_are_verified_for_every_pure_kernel() -> None:
         (k.name, e, Status.OK) for k in kernels for e in ("seq", "procs")]
     assert all(c.verified and c.impl == f"py@{interp.label}" for c in cells)
 
+
+
+# --- the PyPy vs CPython bench figure ----------------------------------------------------
+
+def test_interp_bench_prints_the_ratio_per_kernel(bare_python: str, bare: Interpreter) -> None:
+    from labsrc.interpbench import run_interp_bench
+
+    out = io.StringIO()
+    (fig,) = run_interp_bench(bare_python, ["primes"], repeats=1, workers=2, out=out)
+    assert fig.kernel == "primes" and fig.ratio > 0 and fig.threads is not None
+    assert fig.here.impl == "py" and fig.there.impl == f"py@{bare.label}"
+    assert fig.here.verified and fig.there.verified and fig.threads.verified
+    line = out.getvalue().splitlines()[-1]
+    assert line.split()[0] == "primes" and f"= {fig.ratio:5.1f}x" in line and "threads x2 there" in line
+
+
+def test_interp_bench_without_the_interpreter_says_so() -> None:
+    from labsrc.interpbench import run_interp_bench
+
+    out = io.StringIO()
+    assert run_interp_bench("/no/such/pypy", out=out) == []
+    assert "skipped" in out.getvalue() and "/no/such/pypy" in out.getvalue()
