@@ -15,7 +15,6 @@ import pytest
 
 from labsrc import cli
 from labsrc.kernels import get_kernel
-from labsrc.probe import ProbeStats
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -122,13 +121,6 @@ def test_ctrl_c_stops_pools_and_still_writes(tmp_path: Path) -> None:
     assert not alive, f"orphan workers: {alive}"
 
 
-class _FakeProbe:
-    """What labsrc.iobench reads from its probe after each mode."""
-
-    def stats(self) -> ProbeStats:
-        return ProbeStats(samples=10, p50_late_s=1e-4, p99_late_s=3e-4, max_late_s=5e-4, contention=0.01)
-
-
 def _fake_io(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     """Fake the downloads (only the measuring: argument checks stay real)."""
     import labsrc.iobench
@@ -137,9 +129,14 @@ def _fake_io(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
     def measure_modes(modes, count, delay, max_req=1000, watch=None):  # type: ignore[no-untyped-def]
         calls.append((tuple(modes), count, delay))
-        return [{"mode": m, "workers": 1 if m == "sequential" else 20, "flags": count, "ok": count,
-                 "not_found": 0, "errors": 0, "elapsed_s": 1.0 / (i + 1), "speedup": float(i + 1),
-                 "req_per_s": count * (i + 1.0), "watch": _FakeProbe()} for i, m in enumerate(modes)]
+        rows = []
+        for i, m in enumerate(modes):
+            with watch() as watched:  # the lab's real probe (and load), around nothing
+                pass
+            rows.append({"mode": m, "workers": 1 if m == "sequential" else 20, "flags": count, "ok": count,
+                         "not_found": 0, "errors": 0, "elapsed_s": 1.0 / (i + 1), "speedup": float(i + 1),
+                         "req_per_s": count * (i + 1.0), "watch": watched})
+        return rows
 
     monkeypatch.setattr(labsrc.iobench, "measure_modes", measure_modes)
     return calls
@@ -165,10 +162,15 @@ def test_compare_writes_one_results_folder(monkeypatch: pytest.MonkeyPatch, tmp_
     rc = cli.main(["compare", "--kernel", "noop", "--impl", "spin", "--scale", "1", "--repeat", "1",
                    "--workers", "2", "--out", str(tmp_path), "--quiet"])
     assert rc == 0
-    assert calls == [(cli.IO_MODES, 20, 0.5)]
+    contrast = cli.IO_LOAD_CONTRAST
+    # The modes once, then the load contrast: without load, beside py, beside cy_nogil.
+    assert calls == [(cli.IO_MODES, 20, 0.5)] + [(contrast.modes, contrast.count, contrast.delay)] * 3
     (folder,) = tmp_path.iterdir()
     names = {p.name for p in folder.iterdir()}
     assert {"results.json", "results.csv", "io.csv", "io_elapsed.png", "speedup_noop.png"} <= names
     doc = json.loads((folder / "results.json").read_text())
-    assert doc["results"] and len(doc["io"]) == 4
+    loads = [r["cpu_load"] for r in doc["io"]]
+    assert doc["results"] and len(doc["io"]) == 4 + 3 * len(contrast.modes)
+    assert loads == [""] * 4 + [""] * 2 + ["primes/py:1"] * 2 + ["primes/cy_nogil:1"] * 2
+    assert all(r["load_work_per_s"] > 0 for r in doc["io"] if r["cpu_load"])
     assert "Findings:" in capsys.readouterr().out
