@@ -43,7 +43,10 @@ from labsrc.executors import EXECUTORS
 from labsrc.iobench import IO_COUNT, IO_FIELDS, IO_MODES, IoRow, check_io, measure_io
 from labsrc.matrix import MatrixResult, plan, run_matrix
 from labsrc.names import Payload
+from labsrc.report_html.command import REPORT_NAME, check_report_options, publish
 from labsrc.results import Cell
+
+HTML_HELP = "write the HTML report (findings, environment, sortable table, plots; one offline file)"
 
 
 def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, Any]] = None) -> MatrixResult:
@@ -139,10 +142,14 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_cpu(args: argparse.Namespace) -> int:
     """Run the CPU matrix."""
     outputs = Outputs.from_args(args)  # a typo in --timeline must not wait for the whole run
+    check_report_options(args.html)  # --html without Jinja2: said now, not after the run
     env = run_env()  # before measuring: its load sample is the other programs', not ours
     result = measure_cpu(args, quiet=args.quiet, env=env)
     emit(result.cells, (), env, outputs)
-    return _status(result)
+    status = _status(result)
+    if args.html and not publish(Path(args.html), env, result.cells, (), outputs.timeline):
+        status = status or EXIT_FAILED
+    return status
 
 
 def _check_io(modes: Sequence[str], count: int, delay: float) -> None:
@@ -157,9 +164,14 @@ def cmd_io(args: argparse.Namespace) -> int:
     """Run the flag downloader modes against the embedded DELAY server."""
     modes = split_names(args.modes, "--modes") or list(IO_MODES)
     _check_io(modes, args.count, args.delay)
+    check_report_options(args.html)
     rows = measure_io(modes, args.count, args.delay)  # a ValueError now is a failure, not usage
-    emit([], rows, run_env(), Outputs.from_args(args))
-    return EXIT_FAILED if any(r.errors for r in rows) else EXIT_OK
+    env = run_env()
+    emit([], rows, env, Outputs.from_args(args))
+    status = EXIT_FAILED if any(r.errors for r in rows) else EXIT_OK
+    if args.html and not publish(Path(args.html), env, [], rows):
+        status = EXIT_FAILED
+    return status
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -170,6 +182,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                       io_csv=folder / "io.csv", timeline=timeline_cells(args.timeline))
     if not args.no_io:
         _check_io(IO_MODES, IO_COUNT, args.delay)  # before minutes of CPU work, not after
+    report_html = check_report_options(folder / REPORT_NAME, args.screenshot, args.open, required=False)
     env = run_env()
     result = measure_cpu(args, quiet=args.quiet, env=env)
     io_rows: list[IoRow] = []
@@ -183,8 +196,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             io_failed = True
             print(f"gil-lab: the I/O comparison failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     emit(result.cells, io_rows, env, outputs)
-    print(f"\nwrote {folder}/ (results.json, results.csv, io.csv, PNGs)")
-    return _status(result, io_failed)
+    print(f"\nwrote {folder}/ (results.json, results.csv, io.csv, PNGs{', report.html' if report_html else ''})")
+    status = _status(result, io_failed)
+    if report_html and not publish(folder / REPORT_NAME, env, result.cells, io_rows, outputs.timeline,
+                                   screenshot=args.screenshot, open_it=args.open):
+        status = status or EXIT_FAILED
+    return status  # the report's path was printed last
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -257,6 +274,7 @@ def _matrix_options(p: argparse.ArgumentParser, files: bool = True,
         p.add_argument("--json", help="write results as JSON")
         p.add_argument("--csv", help="write results as CSV")
         p.add_argument("--plot", help="write PNG plots into this folder")
+        p.add_argument("--html", help=HTML_HELP)
         p.add_argument("--timeline", help="cells for the Gantt charts, IMPL/EXECUTOR comma-separated "
                                           "(default: py, cy_gil, cy_nogil threads and py procs)")
 
@@ -274,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float_in(0, 60, low_open=False), default=0.5,
                    help="server delay per request, seconds")
     p.add_argument("--json"), p.add_argument("--csv"), p.add_argument("--plot")
+    p.add_argument("--html", help=HTML_HELP)
     p.add_argument("--quiet", action="store_true")
     p = sub.add_parser("compare", help="the tour: every kernel, then I/O; writes results/<timestamp>/")
     _matrix_options(p, files=False, payload_default=tuple(Payload))
@@ -282,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float_in(0, 60, low_open=False), default=0.5,
                    help="I/O server delay per request")
     p.add_argument("--no-io", action="store_true", help="skip the I/O comparison")
+    p.add_argument("--open", action="store_true", help="open report.html in a browser at the end")
+    p.add_argument("--screenshot", action="store_true",
+                   help="save report.png, the report's first screen, beside it (headless Chromium)")
     p.set_defaults(quick=True)
     p = sub.add_parser("check", help="does a statement release the GIL? (timeit-style)",
                        description="Run STATEMENT in a thread and measure whether other Python "
@@ -304,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Packages that add their own subcommands: each has add_commands(subparsers) -> {name: handler}.
-COMMAND_MODULES = ("labsrc.dynamics.commands", "labsrc.diff")
+COMMAND_MODULES = ("labsrc.dynamics.commands", "labsrc.diff", "labsrc.report_html.command")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench,

@@ -1,10 +1,12 @@
-"""PNG pictures of a run (matplotlib, Agg backend: no display needed).
+"""Pictures of a run (matplotlib, Agg backend: no display needed), as PNG files or SVG text.
 
 - `speedup_<kernel>.png`: speedup vs workers, one line per implementation x executor,
   with the ideal line; the seq/1 baseline is the point (1, 1.0) of every line.
 - `timeline_<kernel>.png`: Gantt charts of task spans per worker for chosen cells.
 - `io_elapsed.png`: elapsed time per I/O mode.
-Each file is saved to a temporary name and moved into place (atomic, like the reports).
+Each `*_figure` function builds one matplotlib Figure; `write_plots` saves them as PNG
+files (to a temporary name, then moved into place, like the reports) and `run_figures`
+renders them as SVG text for the HTML report (text kept as text, so the files stay small).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import io
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import matplotlib
 
@@ -30,14 +33,21 @@ STYLE = {ExecutorName.THREADS: "-", ExecutorName.PROCS: "--", ExecutorName.ASYNC
          ExecutorName.SEQ: "-.", ExecutorName.INTERP: (0, (3, 1, 1, 1))}
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """Render `fig` as PNG and write it atomically (report.atomic_write); closes the figure."""
+def render(fig: Figure, fmt: str = "png") -> bytes:
+    """`fig` as PNG or SVG bytes; closes the figure. SVG keeps its text as text (not
+    glyph outlines), which makes it several times smaller and still readable offline."""
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, dpi=110, format="png")
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(buffer, dpi=110, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     finally:
         plt.close(fig)
-    return atomic_write(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _save(fig: Optional[Figure], path: Path) -> Optional[Path]:
+    """Render `fig` as PNG and write it atomically (report.atomic_write); None for no figure."""
+    return None if fig is None else atomic_write(path, render(fig, "png"))
 
 
 def _ok(rows: Sequence[Cell]) -> list[Cell]:
@@ -50,6 +60,11 @@ def _line_name(cell: Cell) -> str:
 
 
 def speedup_plot(rows: Sequence[Cell], kernel: str, path: Path) -> Optional[Path]:
+    """Speedup vs workers for one kernel as a PNG file; None when it has no measured cells."""
+    return _save(speedup_figure(rows, kernel), path)
+
+
+def speedup_figure(rows: Sequence[Cell], kernel: str) -> Optional[Figure]:
     """Speedup vs workers for one kernel; None when it has no measured cells."""
     mine = [r for r in _ok(rows) if r.kernel == kernel]
     if not mine:
@@ -76,7 +91,7 @@ def speedup_plot(rows: Sequence[Cell], kernel: str, path: Path) -> Optional[Path
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 DEFAULT_TIMELINE = (("py", ExecutorName.THREADS), ("cy_gil", ExecutorName.THREADS),
@@ -110,6 +125,11 @@ def choose_timeline_cells(rows: Sequence[Cell], kernel: str, limit: int = 4,
 
 
 def timeline_plot(cells: Sequence[Cell], path: Path, title: str = "") -> Optional[Path]:
+    """One Gantt panel per cell as a PNG file (None for no cells)."""
+    return _save(timeline_figure(cells, title), path)
+
+
+def timeline_figure(cells: Sequence[Cell], title: str = "") -> Optional[Figure]:
     """One Gantt panel per cell: a lane per worker, a bar per task span."""
     if not cells:
         return None
@@ -131,16 +151,22 @@ def timeline_plot(cells: Sequence[Cell], path: Path, title: str = "") -> Optiona
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def io_plot(rows: Sequence[IoRow], path: Path) -> Optional[Path]:
+    """Bar chart of elapsed seconds per I/O mode as a PNG file (None for no timed rows)."""
+    return _save(io_figure(rows), path)
+
+
+def io_figure(rows: Sequence[IoRow]) -> Optional[Figure]:
     """Bar chart of elapsed seconds per I/O mode."""
     rows = [r for r in rows if math.isfinite(r.elapsed_s)]
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    names = [str(r.mode) for r in rows]
+    # A mode measured beside a CPU load is its own bar, named with that load.
+    names = [str(r.mode) + (f"\n+ {r.cpu_load}" if r.cpu_load else "") for r in rows]
     bars = ax.bar(names, [r.elapsed_s for r in rows], color=[f"C{i}" for i in range(len(rows))])
     for bar, r in zip(bars, rows):
         if math.isfinite(r.speedup):
@@ -148,25 +174,42 @@ def io_plot(rows: Sequence[IoRow], path: Path) -> Optional[Path]:
                         ha="center", va="bottom", fontsize=8)
     ax.set(title="I/O: elapsed per mode (lower is better)", ylabel="seconds")
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One picture of a run: its file stem, the report section it belongs to, a caption."""
+
+    name: str  # speedup_primes, timeline_primes, io_elapsed
+    section: str  # "speedup", "timeline" or "io"
+    caption: str
+
+
+def _pictures(rows: Sequence[Cell], io_rows: Sequence[IoRow],
+              timeline: Optional[Sequence[tuple[str, str]]]) -> Iterator[tuple[Picture, Optional[Figure]]]:
+    """Each picture with its figure (None when it has nothing to draw), built one at a time
+    so that only one figure is open at once."""
+    for kernel in dict.fromkeys(r.kernel for r in rows if r.kernel):
+        yield (Picture(f"speedup_{kernel}", "speedup", f"{kernel}: speedup vs workers"),
+               speedup_figure(rows, kernel))
+        yield (Picture(f"timeline_{kernel}", "timeline", f"{kernel}: task spans per worker"),
+               timeline_figure(choose_timeline_cells(rows, kernel, wanted=timeline),
+                               title=f"{kernel}: task spans per worker"))
+    if io_rows:
+        yield Picture("io_elapsed", "io", "I/O: elapsed per mode"), io_figure(io_rows)
 
 
 def write_plots(rows: Sequence[Cell], folder: str | os.PathLike[str], io_rows: Sequence[IoRow] = (),
                 timeline: Optional[Sequence[tuple[str, str]]] = None) -> list[Path]:
-    """Every picture for a run into `folder`; returns the files written. `timeline` picks the
-    (impl, executor) cells of the Gantt charts (None: the default choice)."""
+    """Every picture for a run into `folder` as PNG; returns the files written. `timeline`
+    picks the (impl, executor) cells of the Gantt charts (None: the default choice)."""
     out_dir = Path(folder)
-    written: list[Path] = []
-    for kernel in dict.fromkeys(r.kernel for r in rows if r.kernel):
-        for made in (
-            speedup_plot(rows, kernel, out_dir / f"speedup_{kernel}.png"),
-            timeline_plot(choose_timeline_cells(rows, kernel, wanted=timeline), out_dir / f"timeline_{kernel}.png",
-                          title=f"{kernel}: task spans per worker"),
-        ):
-            if made is not None:
-                written.append(made)
-    if io_rows:
-        made = io_plot(io_rows, out_dir / "io_elapsed.png")
-        if made is not None:
-            written.append(made)
-    return written
+    written = [_save(fig, out_dir / f"{picture.name}.png") for picture, fig in _pictures(rows, io_rows, timeline)]
+    return [path for path in written if path is not None]
+
+
+def run_figures(rows: Sequence[Cell], io_rows: Sequence[IoRow] = (),
+                timeline: Optional[Sequence[tuple[str, str]]] = None, fmt: str = "svg") -> list[tuple[Picture, bytes]]:
+    """Every picture for a run rendered in memory (SVG by default), for the HTML report."""
+    return [(picture, render(fig, fmt)) for picture, fig in _pictures(rows, io_rows, timeline) if fig is not None]
