@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from labsrc.iobench import IoRow  # noqa: E402
+from labsrc.lessons.io import split_io  # noqa: E402
 from labsrc.names import ExecutorName, Payload  # noqa: E402
 from labsrc.report import atomic_write  # noqa: E402
 from labsrc.results import Cell  # noqa: E402
@@ -159,20 +160,22 @@ def io_plot(rows: Sequence[IoRow], path: Path) -> Optional[Path]:
     return _save(io_figure(rows), path)
 
 
-def io_figure(rows: Sequence[IoRow]) -> Optional[Figure]:
-    """Bar chart of elapsed seconds per I/O mode."""
+def io_figure(rows: Sequence[IoRow], title: str = "I/O: elapsed per mode (lower is better)") -> Optional[Figure]:
+    """Bar chart of elapsed seconds per I/O mode; a mode run beside a CPU load is its own
+    bar, named with that load."""
     rows = [r for r in rows if math.isfinite(r.elapsed_s)]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    # A mode measured beside a CPU load is its own bar, named with that load.
-    names = [str(r.mode) + (f"\n+ {r.cpu_load}" if r.cpu_load else "") for r in rows]
-    bars = ax.bar(names, [r.elapsed_s for r in rows], color=[f"C{i}" for i in range(len(rows))])
+    loads = any(r.cpu_load for r in rows)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(rows) + 1.5), 3.8 if loads else 3.5))
+    names = [f"{r.mode}\n{r.cpu_load or 'no load'}" if loads else str(r.mode) for r in rows]
+    bars = ax.bar(range(len(rows)), [r.elapsed_s for r in rows], color=[f"C{i}" for i in range(len(rows))])
+    ax.set_xticks(range(len(rows)), names, fontsize=8 if loads else 10)
     for bar, r in zip(bars, rows):
         if math.isfinite(r.speedup):
             ax.annotate(f"{r.speedup:.1f}x", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=8)
-    ax.set(title="I/O: elapsed per mode (lower is better)", ylabel="seconds")
+    ax.set(title=title, ylabel="seconds")
     fig.tight_layout()
     return fig
 
@@ -196,8 +199,12 @@ def _pictures(rows: Sequence[Cell], io_rows: Sequence[IoRow],
         yield (Picture(f"timeline_{kernel}", "timeline", f"{kernel}: task spans per worker"),
                timeline_figure(choose_timeline_cells(rows, kernel, wanted=timeline),
                                title=f"{kernel}: task spans per worker"))
-    if io_rows:
-        yield Picture("io_elapsed", "io", "I/O: elapsed per mode"), io_figure(io_rows)
+    plain, under_load = split_io(io_rows)
+    if plain:
+        yield Picture("io_elapsed", "io", "I/O: elapsed per mode"), io_figure(plain)
+    if under_load:
+        yield (Picture("io_load", "io", "I/O under CPU load: elapsed per mode and load"),
+               io_figure(under_load, "I/O beside a CPU load: elapsed (lower is better)"))
 
 
 def write_plots(rows: Sequence[Cell], folder: str | os.PathLike[str], io_rows: Sequence[IoRow] = (),

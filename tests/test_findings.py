@@ -182,6 +182,23 @@ def test_downloads_under_load_contrast_a_gil_holding_and_a_releasing_load() -> N
     assert text.startswith("Downloads under CPU load:") and "slows" not in text
 
 
+def _at(delay: float, row: IoRow) -> IoRow:
+    row.delay_s = delay  # type: ignore[attr-defined]  # the server delay the row was measured at
+    return row
+
+
+def test_each_loaded_row_is_compared_with_its_own_setting() -> None:
+    main = [_at(0.5, IoRow("sequential", 1, 20, 20, 0, 0, elapsed_s=10.0, speedup=1.0)),
+            _at(0.5, IoRow("threadpool", 20, 20, 20, 0, 0, elapsed_s=0.5, speedup=20.0, gil_contention=0.01))]
+    plain = _at(0.05, IoRow("threadpool", 20, 20, 20, 0, 0, elapsed_s=0.08))
+    held = _at(0.05, replace(plain, elapsed_s=0.4, cpu_load="primes/py:1"))
+    free = _at(0.05, replace(plain, elapsed_s=0.09, cpu_load="primes/cy_nogil:1"))
+    io, load = lessons(io_rows=main + [plain, held, free])
+    assert [r[0] for r in io.rows] == ["sequential", "threadpool"]  # the 0.05 s rows stay out
+    assert load.rows[0][3] == "5.00x" and load.rows[1][3] == "1.12x"  # against 0.08 s, not 0.5 s
+    assert load.text.startswith("A GIL-holding load slows the downloads")
+
+
 def test_dask_advice_only_when_the_row_pair_shows_it() -> None:
     rows = [_row("py", "dask_threads", 2, 1.0), _row("cy_nogil", "dask_threads", 2, 1.9),
             _row("py", "dask_procs", 2, 1.8)]

@@ -232,3 +232,23 @@ def test_cpu_and_io_write_the_report_with_html(monkeypatch: pytest.MonkeyPatch, 
                      "--scale", "1", "--repeat", "1", "--quiet", "--html", str(tmp_path / "cpu.html")]) == 0
     assert _sections((tmp_path / "cpu.html").read_text())[:3] == ["findings", "environment", "matrix"]
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # written atomically
+
+
+def test_downloads_under_load_get_their_own_table_and_chart() -> None:
+    plain = [IO[0], IO[1]]
+    reference = IoRow("threadpool", 20, 20, 20, 0, 0, elapsed_s=0.08)
+    loaded = [reference,
+              IoRow("threadpool", 20, 20, 20, 0, 0, elapsed_s=0.4, cpu_load="primes/py:1", load_work_per_s=90.0),
+              IoRow("threadpool", 20, 20, 20, 0, 0, elapsed_s=0.09, cpu_load="primes/cy_nogil:1")]
+    for row in plain:
+        row.delay_s = 0.5  # type: ignore[attr-defined]  # the settings tell the two groups apart
+    for row in loaded:
+        row.delay_s = 0.05  # type: ignore[attr-defined]
+    html = render_report(ENV, [], plain + loaded)
+    table = html[html.index('id="io-load-table"'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr") == 1 + 3 and "primes/cy_nogil:1" in table and ">none<" in table
+    main = html[html.index('id="io-table"'):]
+    assert main[:main.index("</table>")].count("<tr") == 1 + 2
+    assert html.count('<img src="data:image/svg+xml') == 2  # plain downloads, then under load
+    assert 'id="finding-io_load"' in html

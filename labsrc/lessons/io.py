@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Optional
+from typing import Optional, Sequence
 
 from labsrc.iobench import IoRow
 from labsrc.lessons.common import LOW_GIL, REAL_GAIN, Finding, Run, names, pct, pct_span, probe, span, x
@@ -28,12 +28,44 @@ def _timed(row: IoRow) -> bool:
     return math.isfinite(row.elapsed_s) and row.elapsed_s > 0
 
 
+def same_setting(a: IoRow, b: IoRow) -> bool:
+    """Whether two rows fetched the same number of flags from a server with the same delay
+    (a run may hold downloads at several delays; rows without a recorded delay match any)."""
+    da, db = getattr(a, "delay_s", math.nan), getattr(b, "delay_s", math.nan)
+    return a.flags == b.flags and (not (math.isfinite(da) and math.isfinite(db)) or math.isclose(da, db))
+
+
+def _reference(rows: Sequence[IoRow], loaded: IoRow) -> Optional[IoRow]:
+    """The same mode without load, at the same setting: the last such row measured before
+    `loaded` (the run's own reference for it), else any."""
+    same = [r for r in rows if not r.cpu_load and _timed(r) and r.mode == loaded.mode and same_setting(r, loaded)]
+    at = {id(r): n for n, r in enumerate(rows)}
+    before = [r for r in same if at[id(r)] < at[id(loaded)]]
+    return (before or same or [None])[-1]
+
+
+def split_io(rows: Sequence[IoRow]) -> tuple[list[IoRow], list[IoRow]]:
+    """(the plain downloads, the downloads under CPU load with their no-load references),
+    each in run order; a reference measured at the plain downloads' setting stays there."""
+    loaded = [r for r in rows if r.cpu_load]
+    base = next((r for r in rows if not r.cpu_load and r.mode == "sequential"), None)
+
+    def reference(row: IoRow) -> bool:
+        return (not row.cpu_load and (base is None or not same_setting(row, base))
+                and any(r.mode == row.mode and same_setting(r, row) for r in loaded))
+
+    under_load = [r for r in rows if r.cpu_load or reference(r)]
+    return [r for r in rows if all(r is not u for u in under_load)], under_load
+
+
 def downloads(run: Run) -> Optional[Finding]:
     """Each concurrent mode against sequential (rows without CPU load); "waiting on the
     network releases the GIL" where every in-process concurrent mode reached REAL_GAIN
     with the heartbeat waiting at most LOW_GIL (the probe watches this process only)."""
     rows = [r for r in run.io_rows if not r.cpu_load and _timed(r)]
     base = next((r for r in rows if r.mode == "sequential"), None)
+    if base is not None:  # the modes measured against that sequential run, not other settings
+        rows = [r for r in rows if same_setting(r, base)]
     others = [r for r in rows if r is not base and math.isfinite(r.speedup)]
     if not others:
         return None
@@ -67,12 +99,12 @@ def downloads_under_load(run: Run) -> Optional[Finding]:
     loaded = [r for r in run.io_rows if r.cpu_load and _timed(r)]
     if not loaded:
         return None
-    plain = {r.mode: r for r in run.io_rows if not r.cpu_load and _timed(r)}
+    everything = list(run.io_rows)
     table = []
     held: list[tuple[IoRow, float]] = []
     free: list[tuple[IoRow, float]] = []
     for row in loaded:
-        ref = plain.get(row.mode)
+        ref = _reference(everything, row)
         ratio = row.elapsed_s / ref.elapsed_s if ref is not None else math.nan
         impl = load_impl(row.cpu_load)
         if math.isfinite(ratio) and impl in GIL_HOLDING:

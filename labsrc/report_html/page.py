@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from labsrc import report
 from labsrc.iobench import IoRow
 from labsrc.lessons import lessons
+from labsrc.lessons.io import split_io
 from labsrc.results import Cell
 
 INSTALL_HINT = "pip install 'gil-lab[report]'"
@@ -45,7 +46,7 @@ IO_KEYS: dict[str, Callable[[IoRow], Optional[float]]] = {
     "workers": lambda r: r.workers, "ok": lambda r: r.ok, "404": lambda r: r.not_found,
     "errors": lambda r: r.errors, "elapsed": lambda r: r.elapsed_s, "speedup": lambda r: r.speedup,
     "req/s": lambda r: r.req_per_s, "GIL": lambda r: r.gil_contention, "p99 late": lambda r: r.gil_p99_late_ms,
-    "load work/s": lambda r: r.load_work_per_s,
+    "load work/s": lambda r: r.load_work_per_s, "vs no load": lambda r: getattr(r, "vs_no_load", None),
 }
 GAIN, NO_GAIN = 1.5, 1.15  # speedup cells shaded as "ran in parallel" / "no real gain"
 # Findings whose table cells ending in "x" are speedups (shaded like the matrix); in the
@@ -111,12 +112,15 @@ def matrix_table(cells: Sequence[Cell]) -> Table:
 
 
 def io_table(rows: Sequence[IoRow]) -> Table:
-    """I/O rows as the text table shows them, plus the CPU load columns when any row has one."""
-    columns = list(report.IO_COLUMNS)
-    if any(r.cpu_load for r in rows):
-        columns.insert(1, report.Column("CPU load", lambda r: r.cpu_load or "-", right=False))
-        columns.append(report.Column("load work/s", lambda r: f"{r.load_work_per_s:.3g}"
-                                     if math.isfinite(r.load_work_per_s) else "-"))
+    """I/O rows as the text table shows them, with the CPU-load columns when any row has one."""
+    if hasattr(report, "io_columns"):  # the text table's own choice, load columns included
+        columns = list(report.io_columns(rows))
+    else:
+        columns = list(report.IO_COLUMNS)
+        if any(r.cpu_load for r in rows):
+            columns.insert(1, report.Column("CPU load", lambda r: r.cpu_load or "none", right=False))
+            columns.append(report.Column("load work/s", lambda r: f"{r.load_work_per_s:.3g}"
+                                         if math.isfinite(r.load_work_per_s) else "-"))
     headers = [(c.header, "number" if c.header in IO_KEYS else "text") for c in columns]
     table = [{"cells": [(c.render(r), _sort_key(IO_KEYS[c.header](r)) if c.header in IO_KEYS else "", "")
                         for c in columns], "css": ""} for r in rows]
@@ -191,8 +195,7 @@ def render_report(env: Mapping[str, Any], cells: Sequence[Cell], io_rows: Sequen
     engine = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
                                 trim_blocks=True, lstrip_blocks=True)
     engine.filters["shade"] = shade
-    plain_io = [r for r in io_rows if not r.cpu_load]
-    loaded_io = [r for r in io_rows if r.cpu_load]
+    plain_io, loaded_io = split_io(io_rows)
     kernels = list(dict.fromkeys(c.kernel for c in cells if c.kernel))
     python = f"{env.get('python_implementation', 'Python')} {env.get('python_version', '')}".strip()
     run_line = [python, "GIL disabled" if env.get("gil_enabled") is False else "GIL enabled"]
