@@ -15,24 +15,10 @@ import pytest
 
 from flags.cli import CC_USAGE, expand_cc_args, main
 from flags.countries import COUNTRY_CODES, EVERY_CC, POP20_CC
-from flags.mpcontext import record_fork_warnings, start_method
+from flags.mpcontext import start_method
 from flags.server import ServerConfig, ServerThread
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def no_fork_in_a_threaded_process():
-    """Fail any test here whose process pool forked this (threaded) process.
-
-    An "error" warnings filter cannot do it: os.fork() discards the exception (see
-    flags.mpcontext.record_fork_warnings).
-    """
-    with record_fork_warnings() as forks:
-        yield
-    if forks:
-        pytest.fail(f"fork() in a multi-threaded process: {forks[0].message} "
-                    f"({forks[0].filename}:{forks[0].lineno})")
 
 
 @pytest.fixture(scope="module")

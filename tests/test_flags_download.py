@@ -13,27 +13,12 @@ from flags.common import (AtomicWriter, Cancelled, Config, MODES, Status, TEMP_S
                           actual_workers, run_mode)
 from flags.countries import COUNTRY_NAMES, POP20_CC
 from flags.gifs import flag_gif
-from flags.mpcontext import record_fork_warnings
 from flags.server import FaultPlan, ServerConfig, ServerThread
 
 # (mode, asyncio client): every variant, plus asyncio on httpx.AsyncClient.
 VARIANTS = [(mode, "aiohttp") for mode in MODES] + [("asyncio", "httpx")]
 IDS = [m if c == "aiohttp" else f"{m}-{c}" for m, c in VARIANTS]
 CODES = sorted(POP20_CC) + ["XA", "XB", "QQ", "ZZ"]  # 4 of them unknown: 404
-
-
-@pytest.fixture(autouse=True)
-def no_fork_in_a_threaded_process():
-    """Fail any test here whose process pool forked this (threaded) process.
-
-    An "error" warnings filter cannot do it: os.fork() discards the exception (see
-    flags.mpcontext.record_fork_warnings).
-    """
-    with record_fork_warnings() as forks:
-        yield
-    if forks:
-        pytest.fail(f"fork() in a multi-threaded process: {forks[0].message} "
-                    f"({forks[0].filename}:{forks[0].lineno})")
 
 
 def download(url: str, dest: Path, mode: str, client: str = "aiohttp", codes=CODES,
