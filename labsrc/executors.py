@@ -6,32 +6,41 @@ the work), `run(ref, work)` runs every task and returns the answers in task orde
 `Span` per task, and leaving the `with` block stops the pool (at once, if it is left by an
 exception or Ctrl-C).
 
+Here: the registry (`_TYPES`, `make_executor`, `executor_available`) and the
+`concurrent.futures` executors (seq, threads, asyncio, procs, interp). The book's
+`threading` / `multiprocessing` alternatives live in labsrc.classic_executors, the Dask
+executors in labsrc.dask_executors, their common base in labsrc.executor_base.
+
 The task function travels as a `TaskRef` (kernel and implementation *names*): worker
 processes resolve it through the catalog themselves, so nothing unpicklable crosses. What
 else crosses per task is the cell's payload (labsrc.names.Payload): the input itself, or
 only its recipe.
-
-Spans are stamped with `time.perf_counter`, which on Linux is CLOCK_MONOTONIC: one
-system-wide clock, so stamps taken in worker processes line up with the parent's.
-`CLOCK_INFO` records which clock it was, for the report.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-import multiprocessing
 import sys
-import threading
-import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-from labsrc.kernels.catalog import TaskArgs
+from labsrc.executor_base import (
+    CLOCK_INFO,
+    Executor,
+    ExecutorUnavailable,
+    RunOutput,
+    Span,
+    Work,
+    WorkerCrashed,
+    call_here,
+    in_process_output,
+    process_context,
+    remote_output,
+)
+from labsrc.classic_executors import MpPoolExecutor, ThreadingExecutor
+from labsrc.dask_executors import DaskProcsExecutor, DaskThreadsExecutor, dask_available
 from labsrc.names import ExecutorName, Payload
 from labsrc.worker import (
-    RemoteResult,
     TaskRef,
     call_data,
     call_in_interpreter,
@@ -42,113 +51,13 @@ from labsrc.worker import (
     ready,
 )
 
-CLOCK_INFO = str(time.get_clock_info("perf_counter").implementation)
-
 EXECUTORS: tuple[str, ...] = tuple(ExecutorName)
 
 __all__ = [
     "CLOCK_INFO", "EXECUTORS", "Executor", "ExecutorUnavailable", "RunOutput", "Span", "TaskRef",
     "Work", "WorkerCrashed", "clock", "executor_available", "make_executor", "process_context",
+    "runs_in_process",
 ]
-
-
-class ExecutorUnavailable(RuntimeError):
-    """This executor cannot run on this interpreter; str() is the reason."""
-
-
-class WorkerCrashed(RuntimeError):
-    """A worker process died (BrokenProcessPool): the cell failed, the pool is gone."""
-
-
-@dataclass(frozen=True)
-class Work:
-    """The tasks of a cell: their inputs, and the scale they were made at (their recipe is
-    (kernel, scale, index), so a worker can rebuild input `index` itself)."""
-
-    args: Sequence[TaskArgs]
-    scale: int
-
-
-@dataclass(frozen=True)
-class Span:
-    """One task: start and end on the shared clock, and who ran it (thread id or pid)."""
-
-    start: float
-    end: float
-    worker: int
-
-
-@dataclass
-class RunOutput:
-    """Answers in task order, their spans, and CPU seconds measured inside worker processes.
-
-    `worker_cpu_s` is non-zero only for out-of-process executors: a pool's live workers
-    are not yet in the parent's RUSAGE_CHILDREN, so each task reports its own CPU time.
-    Under the recipe payload a large answer arrives as a labsrc.worker.ResultDigest.
-    """
-
-    results: list[Any]
-    spans: list[Span]
-    worker_cpu_s: float = 0.0
-
-
-def _call_here(fn: Callable[..., Any], kwargs: dict[str, Any], args: TaskArgs) -> tuple[Any, Span]:
-    # In-process: only two clock reads and a thread id on top of the call itself.
-    start = clock()
-    result = fn(*args, **kwargs)
-    return result, Span(start, clock(), threading.get_native_id())
-
-
-def _in_process_output(pairs: Sequence[tuple[Any, Span]]) -> RunOutput:
-    return RunOutput([r for r, _ in pairs], [s for _, s in pairs])
-
-
-class Executor(ABC):
-    """One cell's executor. Subclasses start their pool in `_start`, run tasks in `run`
-    and stop the pool in `_stop`; `payload` matters only where tasks leave the process."""
-
-    name: ClassVar[ExecutorName]
-    in_process: ClassVar[bool] = True
-
-    def __init__(self, workers: int, payload: Payload = Payload.RECIPE) -> None:
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
-        self.workers = workers
-        self.payload: Optional[Payload] = None if self.in_process else payload
-        self.startup_s = 0.0
-
-    def open(self, ref: TaskRef) -> None:
-        """Start the pool for tasks of `ref`; the time it took goes to `startup_s`."""
-        t0 = clock()
-        self._start(ref)
-        self.startup_s = clock() - t0
-
-    @abstractmethod
-    def _start(self, ref: TaskRef) -> None: ...
-
-    @abstractmethod
-    def run(self, ref: TaskRef, work: Work) -> RunOutput:
-        """Run every task of `work` once; answers in task order."""
-
-    @abstractmethod
-    def _stop(self, abort: bool) -> None: ...
-
-    def close(self) -> None:
-        """Stop the pool, waiting for it."""
-        self._stop(abort=False)
-
-    def abort(self) -> None:
-        """Stop at once: cancel what has not started, terminate worker processes."""
-        self._stop(abort=True)
-
-    def __enter__(self) -> "Executor":
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class SeqExecutor(Executor):
@@ -161,7 +70,7 @@ class SeqExecutor(Executor):
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
         fn, kwargs = function(ref), dict(ref.kwargs)
-        return _in_process_output([_call_here(fn, kwargs, args) for args in work.args])
+        return in_process_output([call_here(fn, kwargs, args) for args in work.args])
 
     def _stop(self, abort: bool) -> None:
         pass
@@ -183,8 +92,8 @@ class ThreadsExecutor(Executor):
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
         assert self._pool is not None, "open() first"
         fn, kwargs = function(ref), dict(ref.kwargs)
-        futures = [self._pool.submit(_call_here, fn, kwargs, args) for args in work.args]
-        return _in_process_output([f.result() for f in futures])
+        futures = [self._pool.submit(call_here, fn, kwargs, args) for args in work.args]
+        return in_process_output([f.result() for f in futures])
 
     def _stop(self, abort: bool) -> None:
         if self._pool is not None:
@@ -209,11 +118,11 @@ class AsyncioExecutor(Executor):
 
     async def _gather(self, ref: TaskRef, work: Work) -> list[tuple[Any, Span]]:
         fn, kwargs = function(ref), dict(ref.kwargs)
-        return await asyncio.gather(*(asyncio.to_thread(_call_here, fn, kwargs, a) for a in work.args))
+        return await asyncio.gather(*(asyncio.to_thread(call_here, fn, kwargs, a) for a in work.args))
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
         assert self._loop is not None, "open() first"
-        return _in_process_output(self._loop.run_until_complete(self._gather(ref, work)))
+        return in_process_output(self._loop.run_until_complete(self._gather(ref, work)))
 
     def _stop(self, abort: bool) -> None:
         if self._loop is None or self._pool is None:
@@ -227,21 +136,6 @@ class AsyncioExecutor(Executor):
             self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._pool.shutdown(wait=not abort, cancel_futures=abort)
         self._loop.close()
-
-
-def process_context() -> multiprocessing.context.BaseContext:
-    """forkserver where it exists: forking a parent that runs probe and tqdm threads is unsafe."""
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        # Children fork from a server that has the worker's imports done already.
-        ctx.set_forkserver_preload(["labsrc.worker"])
-    return ctx
-
-
-def _remote_output(out: Sequence[RemoteResult]) -> RunOutput:
-    spans = [Span(o.start, o.end, o.worker) for o in out]
-    return RunOutput([o.answer for o in out], spans, sum(o.cpu_s for o in out))
 
 
 class ProcsExecutor(Executor):
@@ -279,8 +173,8 @@ class ProcsExecutor(Executor):
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
         if self.payload == Payload.DATA:
-            return _remote_output(self._map(call_data, [(ref, args) for args in work.args]))
-        return _remote_output(self._map(call_recipe, [(ref, work.scale, i) for i in range(len(work.args))]))
+            return remote_output(self._map(call_data, [(ref, args) for args in work.args]))
+        return remote_output(self._map(call_recipe, [(ref, work.scale, i) for i in range(len(work.args))]))
 
     def _stop(self, abort: bool) -> None:
         pool = self._pool
@@ -312,7 +206,7 @@ class InterpExecutor(ProcsExecutor):
         return pool_type(self.workers, initializer=function, initargs=(ref,))
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
-        return _remote_output(self._map(call_in_interpreter, [(ref, args) for args in work.args]))
+        return remote_output(self._map(call_in_interpreter, [(ref, args) for args in work.args]))
 
     def _stop(self, abort: bool) -> None:
         if self._pool is not None:
@@ -326,16 +220,21 @@ def interp_reason() -> str:
     return f"needs Python 3.14 (InterpreterPoolExecutor); this is {sys.version.split()[0]}"
 
 
+# The one registry: every ExecutorName has its class here (a test checks that).
 _TYPES: dict[str, type[Executor]] = {
     kind.name: kind
-    for kind in (SeqExecutor, ThreadsExecutor, ProcsExecutor, AsyncioExecutor, InterpExecutor)
+    for kind in (SeqExecutor, ThreadsExecutor, ProcsExecutor, AsyncioExecutor, InterpExecutor,
+                 ThreadingExecutor, MpPoolExecutor, DaskThreadsExecutor, DaskProcsExecutor)
 }
+_DASK = (ExecutorName.DASK_THREADS, ExecutorName.DASK_PROCS)
 
 
 def executor_available(name: str) -> tuple[bool, str]:
     """(True, '') when executor `name` can run on this interpreter, else (False, reason)."""
     if name == ExecutorName.INTERP and interp_reason():
         return False, interp_reason()
+    if name in _DASK:
+        return dask_available()
     return True, ""
 
 

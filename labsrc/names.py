@@ -19,13 +19,17 @@ class Status(StrEnum):
 
 
 class ExecutorName(StrEnum):
-    """The executors of the matrix (labsrc.executors has one class per name)."""
+    """The executors of the matrix (one class per name in the labsrc.executors registry)."""
 
     SEQ = "seq"
     THREADS = "threads"
     PROCS = "procs"
     ASYNCIO = "asyncio"
     INTERP = "interp"
+    THREADING = "threading"  # N threading.Thread workers on a queue.Queue (the book's 17.5.3)
+    MP_POOL = "mp_pool"  # multiprocessing.Pool, imap_unordered
+    DASK_THREADS = "dask_threads"  # one Dask worker process with N threads
+    DASK_PROCS = "dask_procs"  # N Dask worker processes with one thread each
 
 
 class Payload(StrEnum):

@@ -41,7 +41,7 @@ from labsrc.executors import (
 )
 from labsrc.kernels.catalog import Impl, Kernel, VerificationError
 from labsrc.names import ExecutorName, Payload, Status
-from labsrc.probe import EMPTY_STATS, GilProbe, KnockerProbe, combined_stats
+from labsrc.probe import EMPTY_STATS, GilProbe, combined_stats
 from labsrc.results import Cell
 from labsrc.worker import ResultDigest, TaskRef, clock, digest
 
@@ -130,10 +130,11 @@ class _TimedRun:
 
 
 def _timed_run(ex: Executor, ref: TaskRef, work: Work, opts: Options) -> _TimedRun:
-    """One timed run, probed by its own heartbeat (and gilknocker) for exactly its length."""
-    probe = GilProbe() if opts.probe else None
+    """One timed run, probed by its own heartbeat (and gilknocker) for exactly its length;
+    the executor says where they beat (here, or inside its workers: Dask)."""
+    probe = ex.gil_probe() if opts.probe else None
     with ExitStack() as stack:
-        knocker = stack.enter_context(KnockerProbe()) if opts.knocker else None
+        knocker = stack.enter_context(ex.knocker_probe()) if opts.knocker else None
         if probe:
             stack.enter_context(probe)
         cpu0, t0 = _usage_s(), clock()
@@ -179,6 +180,8 @@ class CellRun:
         with self._guard():
             self._ex.open(self.ref)
             self.cell.startup_s = self._ex.startup_s
+            # A remote Dask cluster decides the worker count; its note says how it differs.
+            self.cell.workers, self.cell.reason = self._ex.workers, self._ex.note
             if self.opts.warmup:
                 self.checker.check(self._ex.run(self.ref, self.work))
 
