@@ -30,6 +30,7 @@ from labsrc.cliargs import (
     options_from,
     payloads,
     positive_int,
+    scheduler_address,
     select_executors,
     select_impls,
     select_kernels,
@@ -62,7 +63,15 @@ def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, A
 
         if not knocker_available():
             raise UsageError("--gilknocker needs the optional package: pip install gilknocker")
+    from labsrc import dask_options
+
+    # compare adds its Dask section unless the Dask executors were named already.
+    dask_section = getattr(args, "command", None) == "compare" and not any(
+        e in dask_options.DASK_EXECUTORS for e in executors)
+    dask_options.prepare(args.scheduler, args.dask_dashboard, executors, section=dask_section)
     planned = plan(chosen, impls, executors, workers, opts.payloads)
+    if dask_section:
+        planned = dask_options.add_section(planned, workers)
     from labsrc.interpreters import check_interpreters
 
     interpreters = check_interpreters(getattr(args, "python", None), impls)  # exit 2 before measuring
@@ -82,6 +91,9 @@ def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, A
 
         add_interpreter_rows(result, interpreters, chosen, impls, executors, workers, opts, env, quiet,
                              local_s=time.monotonic() - started)
+    dask_env = dask_options.env_block(result.cells)
+    if dask_env is not None and env is not None:
+        env["dask"] = dask_env  # the clusters' workers and threads, the probe, the clock
     return result
 
 
@@ -264,6 +276,11 @@ def _matrix_options(p: argparse.ArgumentParser, files: bool = True,
     p.add_argument("--quick", action="store_true", help="small smoke configuration")
     p.add_argument("--no-probe", action="store_true", help="no GIL heartbeat")
     p.add_argument("--gilknocker", action="store_true", help="also report gilknocker's metric")
+    p.add_argument("--scheduler", type=scheduler_address, metavar="tcp://HOST:PORT",
+                   help="run dask_threads/dask_procs on this running Dask cluster (its workers "
+                        "decide the worker count); default: an embedded LocalCluster per cell")
+    p.add_argument("--dask-dashboard", action="store_true",
+                   help="serve each embedded Dask cluster's dashboard on a free loopback port")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--python", metavar="PATH[,PATH]",
                    help="also run the matrix under these interpreters, rows labelled impl@label "

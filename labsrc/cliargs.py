@@ -81,6 +81,21 @@ def worker_counts(text: str) -> list[int]:
     return values
 
 
+def scheduler_address(text: str) -> str:
+    """argparse type: a Dask scheduler address, tcp://HOST:PORT (port 1..65535)."""
+    from urllib.parse import urlsplit
+
+    hint = "must be tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+    parts = urlsplit(text.strip())
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or not port or parts.path or parts.query:
+        raise argparse.ArgumentTypeError(f"{hint}, got {text!r}")
+    return text.strip()
+
+
 def payloads(text: str) -> tuple[Payload, ...]:
     """argparse type: comma-separated payloads of process cells (recipe, data)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
