@@ -2,7 +2,8 @@
 
 - Overhead per task: the hidden no-op kernel (a task returns at once) through each
   executor; wall time / tasks is what the harness adds to every task (target for the
-  threads executor: <= 50 us).
+  threads executor: <= 50 us). Each row says what dominates its figure; the process and
+  Dask executors get fewer tasks (their per-task cost is 10-100x a thread's).
 - Probe overhead: the same sequential cell with and without the GIL heartbeat,
   interleaved so that machine load hits both alike (target: < 3%).
 - Kernel goals (labsrc.targets): the cells the lab's speed goals name, measured in one
@@ -18,11 +19,25 @@ from typing import Optional, TextIO
 
 from labsrc.envinfo import cpu_count
 from labsrc.kernels.catalog import Kernel, get_kernel
-from labsrc.executors import Work
+from labsrc.executors import Work, executor_available
 from labsrc.matrix import TARGET_S, Options, Planned, calibrate, plan, run_matrix
 from labsrc.names import ExecutorName
 from labsrc.timing import measure_cell
 from labsrc.targets import GOALS, evaluate, format_verdicts
+
+
+# (executor, tasks divisor, what dominates its per-task figure)
+OVERHEAD_ROWS: tuple[tuple[ExecutorName, int, str], ...] = (
+    (ExecutorName.SEQ, 1, "two clock reads around the call"),
+    (ExecutorName.THREADS, 1, "a Future, the work-queue hand-off and a thread wake-up"),
+    (ExecutorName.THREADING, 1, "two queue.Queue hand-offs (Condition locks) and a thread wake-up"),
+    (ExecutorName.ASYNCIO, 1, "to_thread on the thread pool, plus a loop wake-up per result"),
+    (ExecutorName.PROCS, 4, "pickling task and answer, pipes, the pool's manager thread"),
+    (ExecutorName.MP_POOL, 4, "pickling task and answer, pipes, the Pool's handler threads (chunksize 1)"),
+    (ExecutorName.DASK_THREADS, 20, "the scheduler round trip per task: client -> scheduler -> worker "
+                                    "-> scheduler -> client over TCP, and the task's state transitions"),
+    (ExecutorName.DASK_PROCS, 20, "the same scheduler round trip, over more worker connections"),
+)
 
 
 def overhead_per_task(executor: str, workers: int, tasks: int, repeats: int) -> float:
@@ -74,7 +89,8 @@ def goal_plan(workers: int = 2) -> list[Planned]:
     planned: list[Planned] = []
     for kernel in kernels():
         for impl in kernel.impl_names:
-            executors = sorted({g.executor for g in GOALS if g.impl == impl and g.kernel in ("*", kernel.name)})
+            mine = [g for g in GOALS if g.impl == impl and g.kernel in ("*", kernel.name)]
+            executors = sorted({g.executor for g in mine} | {g.versus for g in mine if g.versus})
             if executors or impl == "py":  # py's seq/1 is the throughput baseline
                 planned += plan([kernel], [impl], executors or [ExecutorName.SEQ], [workers])
     return planned
@@ -98,14 +114,19 @@ def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None,
     out = out or sys.stdout
     figures: dict[str, float] = {}
     workers = cpu_count()
-    print(f"harness overhead per task (no-op kernel, {tasks} tasks ({max(1, tasks // 4)} for procs), "
-          f"median of {repeats}):", file=out)
-    for ex, w in ((ExecutorName.SEQ, 1), (ExecutorName.THREADS, workers), (ExecutorName.ASYNCIO, workers),
-                  (ExecutorName.PROCS, workers)):
-        per = overhead_per_task(ex, w, tasks if ex != ExecutorName.PROCS else max(1, tasks // 4), repeats)
+    print(f"harness overhead per task (no-op kernel, median of {repeats}; pool start-up excluded):",
+          file=out)
+    for ex, share, what in OVERHEAD_ROWS:
+        w = 1 if ex == ExecutorName.SEQ else workers
+        ok, reason = executor_available(ex)
+        if not ok:
+            print(f"  {ex:<12} x{w}: {reason}", file=out)
+            continue
+        n = max(1, tasks // share)
+        per = overhead_per_task(ex, w, n, repeats)
         figures[f"overhead_{ex}_us"] = per * 1e6
-        mark = "  (target <= 50 us)" if ex == ExecutorName.THREADS else ""
-        print(f"  {ex:<8} x{w}: {per * 1e6:8.1f} us/task{mark}", file=out)
+        mark = " (target <= 50 us)" if ex == ExecutorName.THREADS else ""
+        print(f"  {ex:<12} x{w}: {per * 1e6:8.1f} us/task{mark}  [{n} tasks] {what}", file=out)
     print(f"GIL probe overhead on a sequential cell ({max(3, repeats)} interleaved rounds):", file=out)
     for kernel, impl in _busy_impls():
         a, b, rel, rel_min = probe_overhead(kernel, impl, max(3, repeats))

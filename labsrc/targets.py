@@ -1,7 +1,8 @@
 """The lab's performance goals, checked against the cells of one run.
 
 Each goal names a cell (kernel, implementation, executor, workers) and a bound on its
-speedup, or on its single-thread throughput relative to pure Python on calibrated work.
+speedup, on its single-thread throughput relative to pure Python on calibrated work, or on
+its speed relative to another executor's cell of the same work (`versus`).
 `gil-lab bench` measures the cells these goals need and prints one verdict per goal, with
 the figures it measured (from median and from fastest runs): goals are printed, never
 asserted in tests (the machines are noisy), and every figure comes from the same run.
@@ -17,6 +18,8 @@ from labsrc.names import ExecutorName, Payload
 from labsrc.results import Cell
 
 SEQ, THREADS, PROCS = ExecutorName.SEQ, ExecutorName.THREADS, ExecutorName.PROCS
+THREADING, MP_POOL = ExecutorName.THREADING, ExecutorName.MP_POOL
+DASK_THREADS, DASK_PROCS = ExecutorName.DASK_THREADS, ExecutorName.DASK_PROCS
 
 ALL = "*"  # every kernel that has the implementation
 
@@ -26,7 +29,10 @@ class Goal:
     """`impl` under `executor` x `workers` must have `metric` `op` `bound`.
 
     metric "speedup": against the same implementation's seq/1 on equal work;
-    metric "vs_py": seq/1 throughput over py's seq/1 throughput (work units per second).
+    metric "vs_py": seq/1 throughput over py's seq/1 throughput (work units per second);
+    metric "vs_executor": the `versus` executor's median wall over this cell's, same
+    implementation, workers and work (> 1: this executor is faster).
+    op ">=" / "<=" bound the figure; "within" bounds its distance from 1 (0.1: within 10%).
     """
 
     kernel: str
@@ -37,9 +43,12 @@ class Goal:
     op: str
     bound: float
     why: str
+    versus: str = ""  # metric "vs_executor": the executor compared with
 
     def describe(self) -> str:
         where = "1 thread" if self.metric == "vs_py" else f"{self.executor} x{self.workers}"
+        if self.metric == "vs_executor":
+            return f"{self.impl} {where}: speed vs {self.versus} within {self.bound:.0%}"
         what = "throughput vs py" if self.metric == "vs_py" else "speedup"
         return f"{self.impl} {where}: {what} {self.op} {self.bound:g}x"
 
@@ -54,6 +63,20 @@ GOALS: tuple[Goal, ...] = (
     Goal(ALL, "cy_gil", THREADS, 2, "speedup", "<=", 1.05, "GIL held: threads take turns"),
     Goal(ALL, "py", THREADS, 2, "speedup", "<=", 1.05, "pure Python: threads take turns"),
     Goal(ALL, "py", PROCS, 2, "speedup", ">=", 1.8, "a GIL per process"),
+    # The book's alternatives obey the same GIL rules as the pools, at about the same cost.
+    Goal(ALL, "cy_nogil", THREADING, 2, "vs_executor", "within", 0.1, "threads on a queue.Queue",
+         versus=THREADS),
+    Goal(ALL, "py", THREADING, 2, "vs_executor", "within", 0.1, "threads on a queue.Queue", versus=THREADS),
+    Goal(ALL, "py", MP_POOL, 2, "vs_executor", "within", 0.1, "multiprocessing.Pool", versus=PROCS),
+    # A Dask worker is a thread pool in a process: threads for GIL-free code, processes for
+    # Python. Two kernels (small answers, and large ones sent back as digests): every Dask
+    # cell starts a cluster of its own, a few seconds each, and `gil-lab bench` should stay short.
+    Goal("primes", "cy_nogil", DASK_THREADS, 2, "speedup", ">=", 1.8, "GIL released: threads run together"),
+    Goal("primes", "py", DASK_THREADS, 2, "speedup", "<=", 1.1, "pure Python: threads take turns"),
+    Goal("primes", "py", DASK_PROCS, 2, "speedup", ">=", 1.6, "a GIL per Dask worker process"),
+    Goal("mandelbrot", "cy_nogil", DASK_THREADS, 2, "speedup", ">=", 1.8, "the same, large answers (digests)"),
+    Goal("mandelbrot", "py", DASK_THREADS, 2, "speedup", "<=", 1.1, "the same, large answers (digests)"),
+    Goal("mandelbrot", "py", DASK_PROCS, 2, "speedup", ">=", 1.6, "the same, large answers (digests)"),
 )
 
 
@@ -73,6 +96,8 @@ class Verdict:
     def met(self) -> Optional[bool]:
         if self.best is None:
             return None
+        if self.goal.op == "within":
+            return abs(self.best - 1.0) <= self.goal.bound
         return self.best >= self.goal.bound if self.goal.op == ">=" else self.best <= self.goal.bound
 
 
@@ -99,6 +124,11 @@ def _values(cells: Sequence[Cell], kernel: str, goal: Goal) -> tuple[Optional[fl
         work, base_work = cell.tasks * cell.scale, base.tasks * base.scale
         return (_ratio(work * base.wall_s, base_work * cell.wall_s),
                 _ratio(work * base.wall_min_s, base_work * cell.wall_min_s))
+    if goal.metric == "vs_executor":  # the other executor's time over this one's, same work
+        other = _cell(cells, kernel, goal.impl, goal.versus, goal.workers)
+        if other is None or other.tasks * other.scale != cell.tasks * cell.scale:
+            return None, None
+        return _ratio(other.wall_s, cell.wall_s), _ratio(other.wall_min_s, cell.wall_min_s)
     base = _cell(cells, kernel, goal.impl, SEQ, 1)  # speedup: this impl's own baseline
     if base is None:
         return None, None

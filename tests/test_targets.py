@@ -42,7 +42,9 @@ def test_verdicts_use_this_runs_cells() -> None:
     assert by_goal[("py", "procs", "speedup")].value is None  # not measured: said, not guessed
     text = format_verdicts(evaluate(cells))
     assert "25.000x" in text and "MISSED" in text and "not measured" in text
-    assert "2 of 5 goals met" in text  # no cy_prange cell here, so no prange goal
+    # No cy_prange cell here, so no prange goal; the threading, mp_pool and Dask goals of
+    # py and cy_nogil count, as not measured.
+    assert "2 of 11 goals met" in text
 
 
 def test_goals_skip_kernels_without_the_implementation() -> None:
@@ -79,3 +81,21 @@ def test_process_goals_are_judged_on_the_recipe_payload() -> None:
     recipe.payload = Payload.RECIPE
     verdict = next(v for v in evaluate([_base("py"), data, recipe]) if v.goal.executor == "procs")
     assert verdict.value == pytest.approx(1.9) and verdict.met is True
+
+
+def test_executor_ratio_goals_are_judged_within_a_band() -> None:
+    """threading vs threads: speed ratio on the same work, met only within +-10% of 1."""
+    base = _base("cy_nogil")
+    threads = _cell("cy_nogil", "threads", 2, speedup=1.9)
+    close = _cell("cy_nogil", "threading", 2, speedup=1.8)  # 1.8/1.9 = 0.947: within 10%
+    far = _cell("cy_nogil", "threading", 2, speedup=1.5)  # 0.79: slower by more than 10%
+    fast = _cell("cy_nogil", "threading", 2, speedup=2.2)  # 1.16: suspiciously faster, also out
+    for cell in (base, threads, close, far, fast):
+        cell.scale = 1000  # the same work in every cell, as in a real run
+    goal = next(g for g in GOALS if g.executor == "threading" and g.impl == "cy_nogil")
+    (verdict,) = evaluate([base, threads, close], [goal])
+    assert verdict.value == pytest.approx(1.8 / 1.9) and verdict.met is True
+    assert evaluate([base, threads, far], [goal])[0].met is False
+    assert evaluate([base, threads, fast], [goal])[0].met is False
+    assert evaluate([base, close], [goal])[0].value is None  # no threads cell: not measured
+    assert "speed vs threads within 10%" in format_verdicts([verdict])
