@@ -204,7 +204,7 @@ def render_report(env: Mapping[str, Any], cells: Sequence[Cell], io_rows: Sequen
     if kernels:
         run_line += [", ".join(kernels), f"{len(cells)} cells"]
     if io_rows:
-        run_line.append(f"{len(io_rows)} I/O modes")
+        run_line.append(f"{len(io_rows)} download runs")
     if env.get("timestamp"):
         run_line.append(str(env["timestamp"]))
     return engine.get_template(TEMPLATE).render(
@@ -216,8 +216,7 @@ def render_report(env: Mapping[str, Any], cells: Sequence[Cell], io_rows: Sequen
         run_line=run_line,
         shaded=SHADED_FINDINGS,
         matrix=matrix_table(cells) if cells else None,
-        # report.legend(env) words the GIL column for free-threaded runs where it exists.
-        legend=report.legend(env) if hasattr(report, "legend") else report.LEGEND,
+        legend=report.legend(env),  # the GIL column is scheduling latency on free-threaded runs
         omp_note=report.NOTES["num_threads"] if any(c.num_threads is not None for c in cells) else "",
         figures=figures,
         io_plain=io_table(plain_io) if plain_io else None,
