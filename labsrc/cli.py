@@ -41,7 +41,16 @@ from labsrc.cliargs import (
 )
 from labsrc.envinfo import format_env, run_env
 from labsrc.executors import EXECUTORS
-from labsrc.iobench import IO_COUNT, IO_FIELDS, IO_MODES, IoRow, check_io, measure_io
+from labsrc.iobench import (
+    IO_COUNT,
+    IO_FIELDS,
+    IO_LOAD_CONTRAST,
+    IO_MODES,
+    IoRow,
+    check_io,
+    measure_io,
+    measure_io_under_loads,
+)
 from labsrc.matrix import MatrixResult, plan, run_matrix
 from labsrc.names import Payload
 from labsrc.report_html.command import REPORT_NAME, check_report_options, publish
@@ -107,7 +116,7 @@ def emit(cells: Sequence[Cell], io_rows: Sequence[IoRow], env: dict[str, Any], o
         if any(c.num_threads is not None for c in cells):
             print(f"(omp N): {report.NOTES['num_threads']}", file=out)
     if io_rows:
-        print(("\n" if cells else "") + report.format_table(io_rows, report.IO_COLUMNS), file=out)
+        print(("\n" if cells else "") + report.format_table(io_rows, report.io_columns(io_rows)), file=out)
     lines = _findings.findings(cells, io_rows, env)
     if lines:
         print("\nFindings:", file=out)
@@ -164,10 +173,10 @@ def cmd_cpu(args: argparse.Namespace) -> int:
     return status
 
 
-def _check_io(modes: Sequence[str], count: int, delay: float) -> None:
+def _check_io(modes: Sequence[str], count: int, delay: float, cpu_loads: Sequence[str] = ()) -> None:
     """UsageError for I/O arguments the downloader would reject (before anything runs)."""
     try:
-        check_io(modes, count, delay)
+        check_io(modes, count, delay, cpu_loads)
     except ValueError as exc:  # unknown mode or too many codes: the message lists what is allowed
         raise UsageError(str(exc)) from None
 
@@ -175,9 +184,11 @@ def _check_io(modes: Sequence[str], count: int, delay: float) -> None:
 def cmd_io(args: argparse.Namespace) -> int:
     """Run the flag downloader modes against the embedded DELAY server."""
     modes = split_names(args.modes, "--modes") or list(IO_MODES)
-    _check_io(modes, args.count, args.delay)
+    cpu_loads = split_names(args.cpu_load, "--cpu-load") or []
+    _check_io(modes, args.count, args.delay, cpu_loads)
     check_report_options(args.html)
-    rows = measure_io(modes, args.count, args.delay)  # a ValueError now is a failure, not usage
+    # A ValueError from here on is a failure, not usage.
+    rows = measure_io_under_loads(modes, args.count, args.delay, cpu_loads)
     env = run_env()
     emit([], rows, env, Outputs.from_args(args))
     status = EXIT_FAILED if any(r.errors for r in rows) else EXIT_OK
@@ -202,6 +213,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not args.no_io and not result.interrupted:
         try:
             io_rows = measure_io(IO_MODES, IO_COUNT, args.delay)
+            contrast = IO_LOAD_CONTRAST  # the same downloads beside a py, then a cy_nogil thread
+            io_rows += measure_io_under_loads(contrast.modes, contrast.count, contrast.delay, contrast.loads)
         except KeyboardInterrupt:
             result.interrupted = True
         except Exception as exc:  # the CPU results still stand; say plainly what broke
@@ -309,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float_in(0, 60, low_open=False), default=0.5,
                    help="server delay per request, seconds")
     p.add_argument("--json"), p.add_argument("--csv"), p.add_argument("--plot")
+    p.add_argument("--cpu-load", metavar="KERNEL/IMPL:THREADS[,...]",
+                   help="also run the modes while THREADS threads of this process run the kernel "
+                        "(e.g. primes/py:1,primes/cy_nogil:1); IMPL 'procs' runs py in processes")
     p.add_argument("--html", help=HTML_HELP)
     p.add_argument("--quiet", action="store_true")
     p = sub.add_parser("compare", help="the tour: every kernel, then I/O; writes results/<timestamp>/")

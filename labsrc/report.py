@@ -149,6 +149,7 @@ CPU_COLUMNS: tuple[Column, ...] = (
 
 IO_COLUMNS: tuple[Column, ...] = (
     Column("mode", _key("mode"), right=False),
+    Column("delay", _key("delay_s", _seconds)),
     Column("workers", _key("workers")),
     Column("ok", _key("ok")),
     Column("404", _key("not_found")),
@@ -159,6 +160,20 @@ IO_COLUMNS: tuple[Column, ...] = (
     Column("GIL", _key("gil_contention", _num(".2f"))),
     Column("p99 late", _key("gil_p99_late_ms", _num(".2f"))),
 )
+
+# Shown when downloads ran beside a CPU load (gil-lab io --cpu-load).
+LOAD_COLUMNS: tuple[Column, ...] = (
+    Column("CPU load", lambda r: r.cpu_load or "none", right=False),
+    Column("vs no load", _key("vs_no_load", _num(".2f"))),
+    Column("load work/s", _key("load_work_per_s", _num(".3g"))),
+)
+
+
+def io_columns(rows: Sequence[Any]) -> tuple[Column, ...]:
+    """The I/O table's columns: the load columns when any row ran beside a CPU load."""
+    if not any(getattr(r, "cpu_load", "") for r in rows):
+        return IO_COLUMNS
+    return IO_COLUMNS[:1] + LOAD_COLUMNS + IO_COLUMNS[1:]
 
 
 KNOCKER_COLUMN = Column("knocker", _key("gilknocker", _num(".2f")))
