@@ -7,11 +7,11 @@ Per kernel:
   workload calibrated to ~0.2 s a task; the seconds numba spent compiling the peer module
   (its `COMPILE_S`) and loading the impl (import + compile, numba's own import apart);
 - two threads: `numba` and `numba_gil` running 2 x equal tasks on a ThreadPoolExecutor of 2
-  against the very same tasks one after the other, rounds alternated, best of N; the goals
-  are numba >= 1.8x (the GIL is released, so the threads run together) and
-  numba_gil <= 1.1x (the GIL is held, so they take turns). Each prints met or MISSED,
-  next to `cy_nogil` measured the same way as a control: when it misses 1.8x too, the
-  machine had no second core to give (the load average is printed at the start).
+  against the very same tasks one after the other, best of 2N short rounds; the goals are
+  numba >= 1.8x (the GIL is released, so the threads run together) and numba_gil <= 1.1x
+  (the GIL is held, so they take turns). Each prints met or MISSED, next to `cy_nogil`
+  measured in the same rounds as a control: when it misses 1.8x too, the machine had no
+  second core to give (the load average is printed at the start).
 
 Every result is checked by the kernel's verifier. Figures are printed, never asserted:
 benchmarks are not tests. `gil-lab bench` calls `run_peers_bench`.
@@ -59,6 +59,10 @@ THREAD_GOALS = (
 
 THREADS = 2
 TASKS_PER_THREAD = 2
+THREAD_ROUNDS_PER_REPEAT = 2  # thread rounds are short: twice as many as one-core repeats
+# Measured in the same rounds as the goals: when it misses 1.8x too, the machine had no
+# second core to give, whatever numba does.
+CONTROL = "cy_nogil"
 
 
 def _say(out: TextIO, text: str) -> None:
@@ -94,25 +98,34 @@ def _one_core_ratio(
     return min(mine), min(theirs), min(mine) / min(theirs)
 
 
-def _thread_speedup(fn: TaskFn, tasks: list[TaskArgs], repeats: int) -> tuple[float, float]:
-    """(best-of-N speedup, median speedup) of THREADS threads over a sequential loop, same tasks.
+def _thread_speedups(fns: dict[str, TaskFn], tasks: list[TaskArgs],
+                     rounds: int) -> dict[str, tuple[float, float]]:
+    """Per impl: (best-of-N speedup, median speedup) of THREADS threads over a sequential loop
+    through the same tasks.
 
-    The pool is started (and its threads created) before any timing; each round runs the
-    sequential loop and then the pool, so machine load hits both alike.
+    The pool is started (its threads created) before any timing. Every round runs each impl
+    sequentially and then on the pool, impl after impl, so load from elsewhere on the machine
+    falls on all of them alike; the best of many short rounds is the figure, since load only
+    ever takes a core away.
     """
-    seq: list[float] = []
-    par: list[float] = []
+    seq: dict[str, list[float]] = {name: [] for name in fns}
+    par: dict[str, list[float]] = {name: [] for name in fns}
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         list(pool.map(lambda _: None, range(THREADS)))  # start the threads now
-        for _ in range(repeats):
-            started = time.perf_counter()
-            for args in tasks:
-                fn(*args)
-            seq.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            list(pool.map(lambda args: fn(*args), tasks))
-            par.append(time.perf_counter() - started)
-    return min(seq) / min(par), statistics.median(seq) / statistics.median(par)
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                started = time.perf_counter()
+                for args in tasks:
+                    fn(*args)
+                seq[name].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                list(pool.map(lambda args: fn(*args), tasks))  # noqa: B023 (used at once)
+                par[name].append(time.perf_counter() - started)
+    return {
+        name: (min(seq[name]) / min(par[name]),
+               statistics.median(seq[name]) / statistics.median(par[name]))
+        for name in fns
+    }
 
 
 def _verified(kernel: Kernel, fn: TaskFn, tasks: list[TaskArgs]) -> None:
@@ -155,23 +168,25 @@ def _bench_kernel(name: str, repeats: int, target_s: float, out: TextIO) -> dict
                   f" {cy_s * 1e3:.1f} ms: numba / cy_nogil = {ratio:.2f}x"
                   f" (interleaved, best of {repeats})")
 
-    # Threads: half the one-core task size, so the sequential loop over 4 tasks takes ~2x it.
-    thread_scale = max(1, scale // 2)
-    tasks = kernel.make_workload(THREADS * TASKS_PER_THREAD, thread_scale)
-    for goal in THREAD_GOALS:
-        fn = numba_fn if goal.impl == "numba" else _load(kernel, goal.impl)[0]
+    # Threads: tasks of a quarter of the one-core size, so a round of 4 is short and many
+    # rounds give many chances at a moment when the machine has a second core to give.
+    tasks = kernel.make_workload(THREADS * TASKS_PER_THREAD, max(1, scale // 4))
+    fns = {goal.impl: _load(kernel, goal.impl)[0] for goal in THREAD_GOALS}
+    if cy_fn is not None:
+        fns[CONTROL] = cy_fn
+    for fn in fns.values():
         _verified(kernel, fn, tasks)
-        best, median = _thread_speedup(fn, tasks, repeats)
-        figures[f"{name}_{goal.impl}_threads{THREADS}_speedup"] = best
-        verdict = "met" if goal.met(best) else "MISSED"
-        _say(out, f"    {goal.impl:<9} threads x{THREADS}: {best:.2f}x (median {median:.2f}x)"
-                  f" vs sequential, goal {goal.op} {goal.bound:g}x: {verdict} ({goal.why})")
-    if cy_fn is not None:  # the control: the same tasks through the Cython nogil twin
-        _verified(kernel, cy_fn, tasks)
-        best, median = _thread_speedup(cy_fn, tasks, repeats)
-        figures[f"{name}_cy_nogil_threads{THREADS}_speedup"] = best
-        _say(out, f"    cy_nogil  threads x{THREADS}: {best:.2f}x (median {median:.2f}x)"
-                  " vs sequential (control, no goal here)")
+    speedups = _thread_speedups(fns, tasks, THREAD_ROUNDS_PER_REPEAT * repeats)
+    for impl, (best, median) in speedups.items():
+        figures[f"{name}_{impl}_threads{THREADS}_speedup"] = best
+        goal = next((g for g in THREAD_GOALS if g.impl == impl), None)
+        if goal is None:
+            verdict = "control, no goal: the same tasks through the Cython twin"
+        else:
+            verdict = f"goal {goal.op} {goal.bound:g}x: {'met' if goal.met(best) else 'MISSED'}"
+            verdict += f" ({goal.why})"
+        _say(out, f"    {impl:<9} threads x{THREADS}: {best:.2f}x (median {median:.2f}x)"
+                  f" vs sequential, {verdict}")
     return figures
 
 
