@@ -6,12 +6,13 @@ Per kernel:
   alternated call by call, best of N (under 1: numba is faster), on the kernel's own
   workload calibrated to ~0.2 s a task; the seconds numba spent compiling the peer module
   (its `COMPILE_S`) and loading the impl (import + compile, numba's own import apart);
-- two threads: `numba` and `numba_gil` running 2 x equal tasks on a ThreadPoolExecutor of 2
-  against the very same tasks one after the other, best of 2N short rounds; the goals are
-  numba >= 1.8x (the GIL is released, so the threads run together) and numba_gil <= 1.1x
-  (the GIL is held, so they take turns). Each prints met or MISSED, next to `cy_nogil`
-  measured in the same rounds as a control: when it misses 1.8x too, the machine had no
-  second core to give (the load average is printed at the start).
+- two threads: `numba` and `numba_gil` running equal tasks (at most 8x the catalog's size,
+  together the work of one one-core task) on a ThreadPoolExecutor of 2, against the very
+  same tasks one after the other, best of 2N rounds. The goals: numba >= 1.8x (the GIL is
+  released, so the threads run together) and numba_gil <= 1.1x (the GIL is held, so they
+  take turns), each printed as met or MISSED, next to `cy_nogil` measured in the same rounds
+  as a control: when it misses 1.8x too, the machine had no second core to give (the load
+  average is printed at the start).
 
 Every result is checked by the kernel's verifier. Figures are printed, never asserted:
 benchmarks are not tests. `gil-lab bench` calls `run_peers_bench`.
@@ -58,7 +59,8 @@ THREAD_GOALS = (
 )
 
 THREADS = 2
-TASKS_PER_THREAD = 2
+MIN_TASKS_PER_THREAD = 2
+THREAD_TASK_CAP = 8  # thread tasks are at most this many times the catalog's default scale
 THREAD_ROUNDS_PER_REPEAT = 2  # thread rounds are short: twice as many as one-core repeats
 # Measured in the same rounds as the goals: when it misses 1.8x too, the machine had no
 # second core to give, whatever numba does.
@@ -168,9 +170,14 @@ def _bench_kernel(name: str, repeats: int, target_s: float, out: TextIO) -> dict
                   f" {cy_s * 1e3:.1f} ms: numba / cy_nogil = {ratio:.2f}x"
                   f" (interleaved, best of {repeats})")
 
-    # Threads: tasks of a quarter of the one-core size, so a round of 4 is short and many
-    # rounds give many chances at a moment when the machine has a second core to give.
-    tasks = kernel.make_workload(THREADS * TASKS_PER_THREAD, max(1, scale // 4))
+    # Threads: the one-core task's work, cut into tasks of at most
+    # THREAD_TASK_CAP x the catalog's default size. Two threads handling tens of MB at once
+    # measure page faults and memory traffic, not the GIL (numba's arcfour: 1.94x on 512 KiB
+    # tasks, 1.54x on 23 MiB ones, the Cython twin alike).
+    task_scale = max(1, min(scale // (2 * MIN_TASKS_PER_THREAD),
+                            THREAD_TASK_CAP * kernel.default_scale))
+    per_thread = max(MIN_TASKS_PER_THREAD, round(scale / (THREADS * task_scale)))
+    tasks = kernel.make_workload(THREADS * per_thread, task_scale)
     fns = {goal.impl: _load(kernel, goal.impl)[0] for goal in THREAD_GOALS}
     if cy_fn is not None:
         fns[CONTROL] = cy_fn
@@ -215,8 +222,8 @@ def run_peers_bench(
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     _say(out, f"numba peers (load average {load:.1f} on {os.cpu_count()} CPUs; numba imported"
               f" in {figures['numba_import_s']:.2f} s). One core: numba / cy_nogil time, under 1"
-              f" = numba faster. Then {THREADS} threads x {TASKS_PER_THREAD} equal tasks each vs"
-              " the same tasks in sequence:")
+              f" = numba faster. Then {THREADS} threads sharing equal tasks vs the same tasks in"
+              " sequence:")
     for name in kernels:
         figures.update(_bench_kernel(name, repeats, target_s, out))
     return figures
