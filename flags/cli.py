@@ -18,14 +18,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from string import ascii_uppercase
 
-from flags.common import MODES, Config, Result, Status, actual_workers, final_report, initial_report, load_mode, run_mode
+from flags.common import ExitCode, MODES, Config, Result, Status, actual_workers, final_report, initial_report, load_mode, run_mode
 from flags.countries import COUNTRY_CODES, EVERY_CC, POP20_CC
 from flags.mpcontext import start_method
 
 DEFAULT_SERVER = "LOCAL"
 SERVER_LABELS = ("LOCAL", "DELAY", "ERROR", "REMOTE")
 CC_USAGE = "*** Usage error: each CC argument must be A to Z or AA to ZZ."
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:

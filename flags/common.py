@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 from pathlib import Path
 from types import ModuleType
 from typing import TextIO
@@ -35,6 +35,15 @@ MODES: dict[str, str] = {
 TEMP_SUFFIX = ".flagpart"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+
+
+class ExitCode(IntEnum):
+    """The exit statuses of the project's commands (`flags` and `gil-lab` alike)."""
+
+    OK = 0
+    FAILED = 1  # some downloads (or, in the lab, some cells) failed
+    USAGE = 2  # bad command-line input
+    INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 class Status(Enum):

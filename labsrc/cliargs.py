@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from flags.common import ExitCode
 from labsrc.envinfo import cpu_count
 from labsrc.executors import EXECUTORS
 from labsrc.kernels.catalog import Kernel, get_kernel, kernels
@@ -20,7 +21,9 @@ from labsrc.names import ExecutorName, Payload
 from labsrc.timing import TARGET_S, Options
 
 DEFAULT_EXECUTORS = (ExecutorName.SEQ, ExecutorName.THREADS, ExecutorName.PROCS)
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# One set of exit codes for the project: the downloader's (flags is the leaf the lab uses).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = (
+    ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INTERRUPTED)
 MAX_WORKERS = 256
 
 
