@@ -71,6 +71,7 @@ CONNECT_TIMEOUT_S = 3.0  # a scheduler that does not answer within this is repor
 CELL_CONNECT_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 60.0  # an embedded cluster's workers, imports included, on a loaded machine
 CLOSE_TIMEOUT_S = 20.0
+RESTART_WAIT_S = 15.0  # a nanny restarting a lost worker, before its cluster is closed
 POLL_S = 0.5  # how often a waiting run looks for lost workers (a local check, no round trip)
 
 
@@ -320,6 +321,14 @@ class DaskExecutor(Executor):
     def _stop(self, abort: bool) -> None:
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
+        if cluster is not None and self._lost and client is not None and client.status == "running":
+            # A nanny restarts a worker whose process died; closing the cluster while the new
+            # process is still starting makes it die noisily (a traceback on our stderr). Let
+            # the restart finish first (our futures were cancelled: it gets no task).
+            try:
+                client.wait_for_workers(len(self._watched), timeout=RESTART_WAIT_S)
+            except Exception:  # it did not come back in time: close anyway
+                pass
         if client is not None and client.status == "running":
             for address in self._watched:  # before the workers go: no events to a closed client
                 client.unsubscribe_topic(address)
