@@ -109,9 +109,20 @@ def run_goals(repeats: int, out: TextIO) -> None:
 
 
 def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None,
-              goals: bool = True) -> dict[str, float]:
-    """Print and return the figures (the kernel goals are printed only)."""
+              goals: bool = True, harness: bool = True) -> dict[str, float]:
+    """Print and return the harness's figures (`harness`); then measure and print the kernel
+    goals (`goals`; printed only)."""
     out = out or sys.stdout
+    figures: dict[str, float] = {}
+    if harness:
+        figures = harness_figures(tasks, repeats, out)
+    if goals:
+        run_goals(repeats, out)
+    return figures
+
+
+def harness_figures(tasks: int, repeats: int, out: TextIO) -> dict[str, float]:
+    """Print and return the harness overhead per task and the probe overhead."""
     figures: dict[str, float] = {}
     workers = cpu_count()
     print(f"harness overhead per task (no-op kernel, median of {repeats}; pool start-up excluded):",
@@ -134,6 +145,4 @@ def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None,
         figures[f"probe_{kernel.name}_{impl}_min_pct"] = rel_min * 100
         print(f"  {kernel.name}/{impl:<10} median without {a * 1e3:7.1f} ms, with {b * 1e3:7.1f} ms: "
               f"{rel:+.1%}; minima: {rel_min:+.1%} (target < 3%)", file=out)
-    if goals:
-        run_goals(repeats, out)
     return figures

@@ -24,8 +24,10 @@ from labsrc.cliargs import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    BENCH_SECTIONS,
     Outputs,
     UsageError,
+    bench_sections,
     float_in,
     options_from,
     payloads,
@@ -266,8 +268,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Harness overhead per task, GIL-probe overhead and the kernels' speed goals."""
     from labsrc.bench import run_bench
 
-    run_bench(tasks=args.tasks, repeats=args.repeat or 5, goals=not args.no_goals)
-    return EXIT_OK
+    sections, repeats, status = args.only, args.repeat or 5, EXIT_OK
+    if "harness" in sections or "kernels" in sections:
+        run_bench(tasks=args.tasks, repeats=repeats, goals="kernels" in sections,
+                  harness="harness" in sections)
+    if "dynamics" in sections:
+        from labsrc.dynamics.bench import run_goals
+
+        print(flush=True)
+        status = max(status, run_goals(quick=False))
+    if "peers" in sections:
+        from labsrc.peersbench import run_peers_bench
+
+        print(flush=True)
+        run_peers_bench(repeats=max(repeats, 7))
+    if "interpreters" in sections:
+        from labsrc.interpbench import run_interp_bench
+
+        print(flush=True)
+        run_interp_bench(args.python, repeats=max(3, repeats // 2))
+    return status
 
 
 def _matrix_options(p: argparse.ArgumentParser, files: bool = True,
@@ -352,7 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="harness and probe overhead, then the kernels' speed goals")
     p.add_argument("--tasks", type=positive_int, default=2000, help="no-op tasks for the overhead figure")
     p.add_argument("--repeat", type=positive_int, help="timed runs per figure (default 5)")
-    p.add_argument("--no-goals", action="store_true", help="skip the kernel goals")
+    p.add_argument("--only", type=bench_sections, default=BENCH_SECTIONS, metavar="SECTION[,...]",
+                   help=f"sections to run, of {','.join(BENCH_SECTIONS)} (default: all; harness and "
+                        "kernels take ~3 min, the others ~1 min each)")
+    p.add_argument("--python", default="pypy3", help="the interpreter the interpreters section compares "
+                                                     "with this one (default: pypy3)")
     for module in COMMAND_MODULES:
         COMMANDS.update(import_module(module).add_commands(sub))
     return parser

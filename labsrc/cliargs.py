@@ -111,6 +111,20 @@ def payloads(text: str) -> tuple[Payload, ...]:
     return tuple(dict.fromkeys(Payload(n) for n in names))
 
 
+BENCH_SECTIONS = ("harness", "kernels", "dynamics", "peers", "interpreters")
+
+
+def bench_sections(text: str) -> tuple[str, ...]:
+    """argparse type: comma-separated sections of `gil-lab bench`."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"needs at least one of {', '.join(BENCH_SECTIONS)}, got {text!r}")
+    for name in names:
+        if name not in BENCH_SECTIONS:
+            raise argparse.ArgumentTypeError(f"unknown section {name!r}; choose from: {', '.join(BENCH_SECTIONS)}")
+    return tuple(names)
+
+
 @dataclass(frozen=True)
 class Outputs:
     """Where a command writes what it measured (None: not asked for)."""

@@ -174,3 +174,8 @@ def test_compare_writes_one_results_folder(monkeypatch: pytest.MonkeyPatch, tmp_
     assert loads == [""] * 4 + [""] * 2 + ["primes/py:1"] * 2 + ["primes/cy_nogil:1"] * 2
     assert all(r["load_work_per_s"] > 0 for r in doc["io"] if r["cpu_load"])
     assert "Findings:" in capsys.readouterr().out
+
+
+def test_bench_sections_are_checked_before_anything_runs() -> None:
+    done = gil_lab("bench", "--only", "harness,warp")
+    assert done.returncode == 2 and "unknown section 'warp'" in done.stderr and "kernels" in done.stderr
