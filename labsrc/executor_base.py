@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence
 
+from flags import mpcontext
 from labsrc.kernels.catalog import TaskArgs
 from labsrc.names import ExecutorName, Payload
 from labsrc.probe import GilProbe, KnockerProbe
@@ -97,13 +98,10 @@ def remote_output(out: Sequence[RemoteResult]) -> RunOutput:
 
 
 def process_context() -> multiprocessing.context.BaseContext:
-    """forkserver where it exists: forking a parent that runs probe and tqdm threads is unsafe."""
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        # Children fork from a server that has the worker's imports done already.
-        ctx.set_forkserver_preload(["labsrc.worker"])
-    return ctx
+    """The project's one choice of start method (flags.mpcontext: forkserver, else spawn;
+    forking a parent that runs probe and tqdm threads is unsafe), with the worker's imports
+    preloaded into the forkserver, so children start with them done."""
+    return mpcontext.process_context(preload=["labsrc.worker"])
 
 
 class Executor(ABC):

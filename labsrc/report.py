@@ -88,7 +88,8 @@ class Column:
 
 
 # Executors whose start-up is worth a column (threads start in microseconds).
-POOLS_STARTED = (ExecutorName.PROCS, ExecutorName.INTERP)
+POOLS_STARTED = (ExecutorName.PROCS, ExecutorName.INTERP, ExecutorName.MP_POOL,
+                 ExecutorName.DASK_THREADS, ExecutorName.DASK_PROCS)
 
 GIL_NOTE = "share of the cell the heartbeat waited for the GIL (0..1)"
 NO_GIL_NOTE = ("share of the cell the heartbeat woke late (0..1); with the GIL disabled there is no GIL "

@@ -16,7 +16,6 @@ timeout, or lost.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import socket
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from types import TracebackType
 from typing import Any, Callable, Optional
+
+from flags.mpcontext import process_context
 
 HOST = "127.0.0.1"
 _PING = struct.Struct("!Qd")  # sequence number, client's send time
@@ -214,7 +215,7 @@ def ping(address: tuple[str, int], plan: ClientPlan, *, target: ClientTarget = _
     """Run the client in a fresh `forkserver` process and wait (at most the plan's length
     plus `slack_s`) for its result. EchoError if it dies, fails or overruns; the process
     is terminated on every path, Ctrl-C included."""
-    ctx = multiprocessing.get_context("forkserver")
+    ctx = process_context()
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=target, args=(address, plan, child), name="echo-client", daemon=True)
     proc.start()

@@ -18,7 +18,6 @@ The implementation name `procs` means the kernel's `py` implementation run in pr
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import threading
 import time
@@ -27,6 +26,7 @@ from multiprocessing.connection import Connection, wait
 from types import TracebackType
 from typing import Any, Callable, Optional
 
+from flags.mpcontext import process_context
 from labsrc.kernels.catalog import (
     Kernel,
     TaskArgs,
@@ -266,7 +266,7 @@ class BackgroundLoad:
             ready.release()
 
     def _start_procs(self, workload: list[TaskArgs]) -> None:
-        ctx = multiprocessing.get_context("forkserver")
+        ctx = process_context()
         self._proc_stop = ctx.Event()
         for i in range(self.workers):
             parent, child = ctx.Pipe(duplex=False)

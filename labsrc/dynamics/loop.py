@@ -17,7 +17,6 @@ Every task's result is verified after the window, never inside it.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +25,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from flags.mpcontext import process_context
 from labsrc.dynamics.load import calibrate_scale, call_seconds, resolve
 from labsrc.dynamics.rows import LoopRow
 from labsrc.kernels.catalog import Kernel, TaskArgs
@@ -168,7 +168,7 @@ def measure_loop(modes: Sequence[str], plan: LoopPlan,
     with EmbeddedServer(ServerConfig(delay=delay)) as server:
         try:
             if "process" in modes:
-                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"),
+                pool = ProcessPoolExecutor(1, mp_context=process_context(),
                                            initializer=_ignore_sigint)
                 pool.submit(abs, 0).result(timeout=60)  # start the worker outside the window
             for mode in modes:
