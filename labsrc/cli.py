@@ -24,10 +24,8 @@ from labsrc.cliargs import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
-    BENCH_SECTIONS,
     Outputs,
     UsageError,
-    bench_sections,
     float_in,
     options_from,
     payloads,
@@ -231,65 +229,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return status  # the report's path was printed last
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Does STATEMENT release the GIL? (timeit-style statement and --setup)."""
-    from labsrc.gilcheck import check, compile_statement
-
-    try:
-        call = compile_statement(args.statement, args.setup)
-    except SyntaxError as exc:
-        raise UsageError(f"{exc.filename}: {exc.msg} (line {exc.lineno}): {exc.text!r}") from None
-    except Exception as exc:  # the setup code itself failed
-        print(f"gil-lab: --setup raised {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        result = check(call, tries=args.tries)
-    except Exception as exc:
-        print(f"gil-lab: the statement raised {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"{args.statement}\n  ran {result.window_s:.3f} s; the main thread's longest stall was "
-          f"{result.freeze:.1%} of it; the GIL heartbeat waited {result.contention:.1%} of it\n"
-          f"  -> {result.verdict}")
-    return EXIT_OK
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The book's demos: `map` (Executor.map, timestamped) and `spinner`."""
-    from labsrc import demos
-
-    if args.which == "map":
-        demos.demo_map(scale=args.scale)
-    else:
-        demos.demo_spinner(seconds=args.seconds)
-    return EXIT_OK
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Harness overhead per task, GIL-probe overhead and the kernels' speed goals."""
-    from labsrc.bench import run_bench
-
-    sections, repeats, status = args.only, args.repeat or 5, EXIT_OK
-    if "harness" in sections or "kernels" in sections:
-        run_bench(tasks=args.tasks, repeats=repeats, goals="kernels" in sections,
-                  harness="harness" in sections)
-    if "dynamics" in sections:
-        from labsrc.dynamics.bench import run_goals
-
-        print(flush=True)
-        status = max(status, run_goals(quick=False))
-    if "peers" in sections:
-        from labsrc.peersbench import run_peers_bench
-
-        print(flush=True)
-        run_peers_bench(repeats=max(repeats, 7))
-    if "interpreters" in sections:
-        from labsrc.interpbench import run_interp_bench
-
-        print(flush=True)
-        run_interp_bench(args.python, repeats=max(3, repeats // 2))
-    return status
-
-
 def _matrix_options(p: argparse.ArgumentParser, files: bool = True,
                     payload_default: tuple[Payload, ...] = (Payload.RECIPE,)) -> None:
     p.add_argument("--kernel", help="kernels, comma-separated (default: all)")
@@ -358,36 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", action="store_true",
                    help="save report.png, the report's first screen, beside it (headless Chromium)")
     p.set_defaults(quick=True)
-    p = sub.add_parser("check", help="does a statement release the GIL? (timeit-style)",
-                       description="Run STATEMENT in a thread and measure whether other Python "
-                                   "threads could run meanwhile. Example: gil-lab check --setup "
-                                   "\"import zlib; data = bytes(100_000_000)\" \"zlib.compress(data)\"")
-    p.add_argument("statement", help="Python code to run (give it ~0.1 s of work or more)")
-    p.add_argument("--setup", default="", help="code run once before, e.g. imports and data")
-    p.add_argument("--tries", type=positive_int, default=3, help="measurements of the freeze (default 3)")
-    p = sub.add_parser("demo", help="the book's demos")
-    p.add_argument("which", choices=("map", "spinner"))
-    p.add_argument("--scale", type=float_in(0, 100), default=1.0, help="map: multiply the sleeps")
-    p.add_argument("--seconds", type=float_in(0, 600), default=1.5, help="spinner: seconds of work per kernel")
-    p = sub.add_parser("bench", help="harness and probe overhead, then the kernels' speed goals")
-    p.add_argument("--tasks", type=positive_int, default=2000, help="no-op tasks for the overhead figure")
-    p.add_argument("--repeat", type=positive_int, help="timed runs per figure (default 5)")
-    p.add_argument("--only", type=bench_sections, default=BENCH_SECTIONS, metavar="SECTION[,...]",
-                   help=f"sections to run, of {','.join(BENCH_SECTIONS)} (default: all; harness and "
-                        "kernels take ~3 min, the others ~1 min each)")
-    p.add_argument("--python", default="pypy3", help="the interpreter the interpreters section compares "
-                                                     "with this one (default: pypy3)")
     for module in COMMAND_MODULES:
         COMMANDS.update(import_module(module).add_commands(sub))
     return parser
 
 
 # Packages that add their own subcommands: each has add_commands(subparsers) -> {name: handler}.
-COMMAND_MODULES = ("labsrc.dynamics.commands", "labsrc.diff", "labsrc.report_html.command")
+COMMAND_MODULES = ("labsrc.toolcmds", "labsrc.dynamics.commands", "labsrc.diff",
+                   "labsrc.report_html.command")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare, "demo": cmd_demo, "bench": cmd_bench,
-    "check": cmd_check,
+    "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare,
 }
 
 
