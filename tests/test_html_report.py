@@ -193,7 +193,7 @@ def test_without_jinja2_the_report_says_how_to_get_it(monkeypatch: pytest.Monkey
     _write_run(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["report", str(tmp_path)])
-    assert exit_info.value.code == 2 and "pip install 'gil-lab[report]'" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "pip install Jinja2" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # cpu --html: said before anything is measured
         cli.main(["cpu", "--kernel", "noop", "--html", str(tmp_path / "x.html")])
     assert not (tmp_path / "x.html").exists()

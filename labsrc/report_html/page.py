@@ -26,7 +26,7 @@ from labsrc.lessons import lessons
 from labsrc.lessons.io import split_io
 from labsrc.results import Cell
 
-INSTALL_HINT = "pip install 'gil-lab[report]'"
+INSTALL_HINT = "pip install Jinja2 (a dependency of gil-lab: reinstall it with pip install -e .)"
 TEMPLATE = "report.html.j2"
 
 # Columns of the text table whose order is numeric, and the figure each one sorts by.
