@@ -281,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float_in(0, 60, low_open=False), default=0.5,
                    help="server delay per request, seconds")
     p.add_argument("--json"), p.add_argument("--csv"), p.add_argument("--plot")
-    p.add_argument("--cpu-load", metavar="KERNEL/IMPL:THREADS[,...]",
-                   help="also run the modes while THREADS threads of this process run the kernel "
+    p.add_argument("--cpu-load", metavar="KERNEL/IMPL[:THREADS][,...]",
+                   help="also run the modes while THREADS (default 1) threads of this process run the kernel "
                         "(e.g. primes/py:1,primes/cy_nogil:1); IMPL 'procs' runs py in processes")
     p.add_argument("--html", help=HTML_HELP)
     p.add_argument("--quiet", action="store_true")
