@@ -29,7 +29,9 @@ def bandwidth_row(run: CellRun, baseline_pps: Optional[float]) -> BandwidthRow:
         scale=run.grain.scale if run.grain else None,
         call_ms=run.grain.call_s * 1e3 if run.grain else None,
         packets=client.answered, lost=client.lost, packets_per_s=pps,
-        pct_of_baseline=100.0 * pps / base if base > 0 else None,
+        # pps / base first: the baseline row itself is then exactly 100.0 (100 * pps / base
+        # can round to 99.99999999999999).
+        pct_of_baseline=100.0 * (pps / base) if base > 0 else None,
         work_per_s=run.work_per_s, duration_s=elapsed,
     )
 
