@@ -128,6 +128,26 @@ def test_cython_only_large_primes(cy: ModuleType) -> None:
     assert cy.is_prime(40000000000000063) is True  # ~10**8 divisions: C only
 
 
+# Below 2**53 the C twin tests divisors with double division; at and above it, with
+# integer division. Both sides of the edge, with the hardest cases for the double path:
+# primes (every divisor tried) and composites whose only factor is the last one tried.
+EDGE_53 = {
+    2**53 - 111: True,  # largest prime below 2**53
+    2**53 + 5: True,  # smallest prime above it
+    94906249 * 94906249: False,  # largest prime square below 2**53: divisor == isqrt(n)
+    94906249 * 94906297: False,  # two primes near sqrt(2**53), just above it
+    2**53 - 1: False, 2**53: False, 2**53 + 1: False,
+    3 * (2**53 // 3): False,  # the quotient itself needs all 53 bits
+}
+
+
+@pytest.mark.parametrize("n", sorted(EDGE_53))
+def test_cython_double_division_edge(cy: ModuleType, n: int) -> None:
+    """~5e7 divisions a prime: C only."""
+    assert is_prime_reference(n) is EDGE_53[n]
+    assert cy.is_prime(n) is cy.is_prime_gil(n) is EDGE_53[n]
+
+
 # --- twin equivalence ----------------------------------------------------------------
 
 @given(st.integers(0, 10**9))

@@ -2,7 +2,7 @@
 
 The same algorithm as the twins (`labsrc.kernels.primes`, `cext.primes`): 0 and 1 are not
 prime, 2 and 3 are, even numbers above 2 are not, any other n is tried against every odd d
-in 3..isqrt(n). Arguments are validated by the pure-Python twin's own checks (same errors,
+in 3..isqrt(n), by double division below 2**53 as the C twin does. Arguments are validated by the pure-Python twin's own checks (same errors,
 same messages), then the compiled loop runs on uint64, like the C twin's:
 
 - `is_prime`, `count_primes`: `@njit(nogil=True)`, the GIL released during the loop;
@@ -35,6 +35,8 @@ _U3 = np.uint64(3)
 _U4 = np.uint64(4)
 # isqrt(n) for n < 2**64 is at most 2**32 - 1, whose square still fits in 64 bits.
 _ROOT_MAX = np.uint64(0xFFFFFFFF)
+# Below 2**53 the twins test divisors with an exact double division (cext/primes.pyx says why).
+_DOUBLE_EXACT = np.uint64(2**53)
 
 
 def _isqrt(n):
@@ -62,6 +64,13 @@ def _is_prime(n):
         return False
     limit = _isqrt_nb(n)
     divisor = _U3
+    if n < _DOUBLE_EXACT:  # double division, exact here: see cext/primes.pyx
+        value = np.float64(n)
+        while divisor <= limit:
+            if np.uint64(value / np.float64(divisor)) * divisor == n:
+                return False
+            divisor += _U2
+        return True
     # divisor <= limit <= 2**32 - 1, so divisor += 2 never wraps.
     while divisor <= limit:
         if n % divisor == _U0:
