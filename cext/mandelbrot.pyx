@@ -56,7 +56,10 @@ cdef inline int32_t escape_count(double cx, double cy, int32_t max_iter) noexcep
 
 
 cdef enum:
-    LANES = 8  # pixels stepped together by escape_counts_lanes
+    # Pixels stepped together by escape_counts_lanes. 4 measured fastest on a 2-core
+    # Xeon (1.33x over 8): more lanes wait longer for their slowest pixel, fewer leave
+    # the multipliers idle; 2, 3, 5, 6 and 16 were all slower.
+    LANES = 4
 
 
 cdef inline void escape_counts_lanes(const double* cx, double cy, int32_t max_iter,
