@@ -28,7 +28,7 @@ from labsrc.targets import GOALS, evaluate, format_verdicts
 
 # (executor, tasks divisor, what dominates its per-task figure)
 OVERHEAD_ROWS: tuple[tuple[ExecutorName, int, str], ...] = (
-    (ExecutorName.SEQ, 1, "two clock reads around the call"),
+    (ExecutorName.SEQ, 1, "two clock reads and a layout trampoline around the call"),
     (ExecutorName.THREADS, 1, "a Future, the work-queue hand-off and a thread wake-up"),
     (ExecutorName.THREADING, 1, "two queue.Queue hand-offs (Condition locks) and a thread wake-up"),
     (ExecutorName.ASYNCIO, 1, "to_thread on the thread pool, plus a loop wake-up per result"),

@@ -20,6 +20,7 @@ from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence
 
 from flags import mpcontext
 from labsrc.kernels.catalog import TaskArgs
+from labsrc.layout import call_shifted
 from labsrc.names import ExecutorName, Payload
 from labsrc.probe import GilProbe, KnockerProbe
 from labsrc.worker import RemoteResult, TaskRef, clock
@@ -80,9 +81,10 @@ class RunOutput:
 
 def call_here(fn: Callable[..., Any], kwargs: dict[str, Any], args: TaskArgs) -> tuple[Any, Span]:
     """Run one task in this thread: its answer and its span."""
-    # In-process: only two clock reads and a thread id on top of the call itself.
+    # In-process: two clock reads, a trampoline call (labsrc.layout) and a thread id on
+    # top of the call itself.
     start = clock()
-    result = fn(*args, **kwargs)
+    result = call_shifted(fn, args, kwargs)
     return result, Span(start, clock(), threading.get_native_id())
 
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 
 from labsrc.allocator import pin_allocator
 from labsrc.kernels.catalog import TaskArgs, get_kernel, resolve
+from labsrc.layout import call_shifted
 
 # CLOCK_MONOTONIC on Linux: one system-wide clock, so spans stamped in a worker process
 # line up with the parent's.
@@ -107,7 +108,7 @@ def digest(answer: Any) -> Any:
 def _timed_call(fn: Callable[..., Any], args: TaskArgs, kwargs: dict[str, Any]) -> RemoteResult:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     start = clock()
-    answer = fn(*args, **kwargs)
+    answer = call_shifted(fn, args, kwargs)
     end = clock()
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
@@ -132,7 +133,7 @@ def call_in_interpreter(ref: TaskRef, args: TaskArgs) -> RemoteResult:
     count the whole process; no CPU figure, and the worker is the thread id."""
     fn = function(ref)
     start = clock()
-    answer = fn(*args, **dict(ref.kwargs))
+    answer = call_shifted(fn, args, dict(ref.kwargs))
     return RemoteResult(answer, start, clock(), threading.get_native_id(), 0.0)
 
 
