@@ -63,7 +63,7 @@ from labsrc.dask_worker import (
 )
 from labsrc.executor_base import Executor, ExecutorUnavailable, RunOutput, Work, WorkerCrashed, remote_output
 from labsrc.names import ExecutorName, Payload
-from labsrc.probe import GilProbe
+from labsrc.probe import GilProbe, harness_probe
 from labsrc.worker import TaskRef
 
 INSTALL_HINT = "unavailable: pip install 'gil-lab[dask]'"
@@ -280,7 +280,7 @@ class DaskExecutor(Executor):
             raise WorkerCrashed(f"lost the connection to the Dask scheduler ({self._client.status})")
 
     def gil_probe(self) -> GilProbe:
-        return _WorkerProbe(self._client) if self._client is not None else GilProbe()
+        return _WorkerProbe(self._client) if self._client is not None else harness_probe()
 
     def knocker_probe(self) -> Any:
         return _WorkerKnocker(self._client)

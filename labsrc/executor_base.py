@@ -22,7 +22,7 @@ from flags import mpcontext
 from labsrc.kernels.catalog import TaskArgs
 from labsrc.layout import call_shifted
 from labsrc.names import ExecutorName, Payload
-from labsrc.probe import GilProbe, KnockerProbe
+from labsrc.probe import GilProbe, KnockerProbe, harness_probe
 from labsrc.worker import RemoteResult, TaskRef, clock
 
 CLOCK_INFO = str(time.get_clock_info("perf_counter").implementation)
@@ -146,7 +146,7 @@ class Executor(ABC):
         pools' threads (or, for process pools, only the parent's waiting) compete for the GIL.
         Executors whose tasks run in processes with a GIL of their own that is worth
         probing (Dask workers) return a probe that beats inside those workers instead."""
-        return GilProbe()
+        return harness_probe()
 
     def knocker_probe(self) -> Knocker:
         """gilknocker's metric around one timed run, in the same place as `gil_probe`."""

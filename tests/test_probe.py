@@ -73,3 +73,16 @@ def test_knocker_probe_reports_a_ratio() -> None:
     with KnockerProbe() as knock:
         time.sleep(0.02)
     assert knock.contention is not None and 0.0 <= knock.contention <= 1.0
+
+
+def test_an_idle_heartbeat_backs_off_to_its_idle_interval() -> None:
+    # Pauses of 1, 2, 4 ms, then 8 ms: at most 3 + 0.2 / 0.008 = 28 beats in 0.2 s (load
+    # only ever makes wake-ups later, so fewer beats, never more).
+    with GilProbe(interval=0.001, idle_interval=0.008) as probe:
+        time.sleep(0.2)
+    assert 0 < probe.stats().samples <= 28
+
+
+def test_idle_interval_below_the_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="idle_interval"):
+        GilProbe(interval=0.002, idle_interval=0.001)

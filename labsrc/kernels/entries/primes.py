@@ -125,7 +125,7 @@ _CY = "cext.primes"
 
 ENTRY = Kernel(
     name="primes",
-    summary="count primes in ranges near 10**11 by trial division (64-bit integer division)",
+    summary="count primes in ranges near 10**11 by trial division (double division below 2**53 in C)",
     impls=(
         Impl("py", _PY, "count_primes", releases_gil=False, description="pure Python"),
         Impl("cy_gil", _CY, "count_primes_gil", releases_gil=False,
