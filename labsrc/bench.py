@@ -140,13 +140,14 @@ def harness_figures(tasks: int, repeats: int, out: TextIO) -> dict[str, float]:
         figures[f"overhead_{ex}_us"] = per * 1e6
         mark = " (target <= 50 us)" if ex == ExecutorName.THREADS else ""
         print(f"  {ex:<12} x{w}: {per * 1e6:8.1f} us/task{mark}  [{n} tasks] {what}", file=out)
-    print(f"GIL probe overhead ({max(3, repeats)} interleaved rounds; with every core busy the "
+    rounds = max(6, 2 * repeats)  # a 1% effect needs more rounds than the noise of five
+    print(f"GIL probe overhead ({rounds} interleaved rounds; with every core busy the "
           "heartbeat's wake-ups take CPU from the work, hence the tighter target):", file=out)
     cells = [(kernel, impl, ExecutorName.SEQ, 1, 3.0) for kernel, impl in _busy_impls()]
     cells += [(kernel, impl, ExecutorName.THREADS, workers, 1.0) for kernel, impl in _busy_impls()[-1:]
               if workers > 1 and kernel.impl(impl).releases_gil]
     for kernel, impl, ex, w, target_pct in cells:
-        a, b, rel, rel_min = probe_overhead(kernel, impl, max(3, repeats), executor=ex, workers=w)
+        a, b, rel, rel_min = probe_overhead(kernel, impl, rounds, executor=ex, workers=w)
         key = f"probe_{kernel.name}_{impl}" + ("" if ex == ExecutorName.SEQ else f"_{ex}{w}")
         figures[f"{key}_pct"] = rel * 100
         figures[f"{key}_min_pct"] = rel_min * 100

@@ -116,6 +116,9 @@ class Executor(ABC):
 
     name: ClassVar[ExecutorName]
     in_process: ClassVar[bool] = True
+    # The shortest task this executor should be timed on: where its per-task cost is large,
+    # shorter tasks would measure the executor rather than the GIL (matrix.py sizes the work).
+    min_task_s: ClassVar[float] = 0.0
 
     def __init__(self, workers: int, payload: Payload = Payload.RECIPE) -> None:
         if workers < 1:

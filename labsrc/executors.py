@@ -243,6 +243,11 @@ def runs_in_process(name: str) -> bool:
     return _TYPES[name].in_process
 
 
+def min_task_s(name: str) -> float:
+    """The shortest task executor `name` should be timed on (0 when it cannot run here)."""
+    return _TYPES[name].min_task_s if executor_available(name)[0] else 0.0
+
+
 def make_executor(name: str, workers: int, payload: Payload = Payload.RECIPE) -> Executor:
     """A fresh executor `name` for `workers` workers; KeyError listing the names if unknown."""
     try:

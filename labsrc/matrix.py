@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 from labsrc.allocator import pin_allocator
-from labsrc.executors import Work, runs_in_process
+from labsrc.executors import Work, min_task_s, runs_in_process
 from labsrc.kernels.catalog import Impl, ImplUnavailable, Kernel
 from labsrc.names import ExecutorName, Payload, Status
 from labsrc.results import Cell
@@ -140,6 +140,15 @@ def _failed_cells(item: Planned, status: Status, reason: str) -> list[Cell]:
                  payload=spec.payload, status=status, reason=reason) for spec in item.cells]
 
 
+def _target_s(item: Planned, opts: Options) -> float:
+    """Seconds of sequential work for `item`: the target, or more where an executor of its
+    cells needs longer tasks (Dask); every cell of the implementation then shares that work.
+    A --quick run keeps its small target: it is a smoke test, not a measurement."""
+    if opts.quick:
+        return opts.target_s
+    return max([opts.target_s] + [opts.tasks * min_task_s(spec.executor) for spec in item.cells])
+
+
 def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> Iterable[Cell]:
     kernel, impl = item.kernel, item.impl
     t0 = clock()
@@ -155,7 +164,7 @@ def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> I
     kwargs = {} if not impl.inner_threads else {"num_threads": 1}
     start = kernel.quick_scale if opts.quick else kernel.default_scale
     try:
-        scale = opts.scale or calibrate(kernel, fn, kwargs, opts.tasks, opts.target_s, start)
+        scale = opts.scale or calibrate(kernel, fn, kwargs, opts.tasks, _target_s(item, opts), start)
     except Exception as exc:  # the implementation raised on its own workload
         for cell in _failed_cells(item, Status.FAILED, f"calibration: {type(exc).__name__}: {exc}"):
             notify(cell)

@@ -61,6 +61,20 @@ def test_calibration_reaches_the_target() -> None:
     assert scale > 1
 
 
+def test_dask_cells_get_tasks_long_enough_for_dask() -> None:
+    from labsrc.executors import executor_available
+    from labsrc.matrix import _target_s
+
+    primes = get_kernel("primes")
+    (pools,) = plan([primes], ["py"], ["seq", "threads", "procs"], [2])
+    (dask,) = plan([primes], ["py"], ["seq", "threads", "dask_threads"], [2])
+    opts = Options(tasks=8, target_s=0.4)
+    assert _target_s(pools, opts) == 0.4
+    # 8 tasks of at least 0.2 s each where Dask can run; an unavailable row needs no work.
+    assert _target_s(dask, opts) == (1.6 if executor_available("dask_threads")[0] else 0.4)
+    assert _target_s(dask, Options(tasks=8, target_s=0.4, quick=True)) == 0.4
+
+
 def test_a_cell_is_measured_and_verified() -> None:
     noop = get_kernel("noop")
     cell = measure_cell(noop, noop.impl("spin"), "threads", 2, _work(noop), FAST)
