@@ -1,34 +1,50 @@
-"""Frame-layout averaging: each task call lands its Python frames at a different place on
-the interpreter's frame stack, so no executor is timed on one lucky or unlucky layout.
+"""Layout averaging: each task call lands its frames at a different place, on the
+interpreter's frame stack and on the C stack, so no executor is timed on one lucky or
+unlucky layout.
 
-Why: the speed of a pure-Python loop can depend on where its frame sits relative to a
-4 KiB page (the CPU's memory disambiguation confuses frame slots with objects at the same
-page offset). Measured on the lab's 2-core Xeon with pure-Python mandelbrot in a process
-pool worker, frames shifted 64 bytes at a time over a whole page: 61-64 ms a task at 62
-of 64 offsets, 67 ms at +3584 bytes and 93 ms at +640. A pool worker's call path differs
-from the parent's by a frame or two, so `procs` landed 13 % slow where `seq` and `mp_pool`
-did not, and a speedup goal missed for a reason that had nothing to do with processes.
-Which offsets are slow depends on the CPU and on every frame above the call, so no fixed
-layout is fair to all executors. As Mytkowicz et al. advise ("Producing Wrong Data Without
-Doing Anything Obviously Wrong!", ASPLOS 2009; Stabilizer, ASPLOS 2013, randomises for the
-same reason), we vary the layout rather than pick one: calls go in turn through SHIFTS
-trampolines whose frames are 0, 64, ..., 4032 bytes larger, and every cell's time is an
-average over the same set of layouts. C kernels are unaffected (their loops use the C stack).
+Why: the speed of a pure-Python loop depends on where its frames sit relative to a 4 KiB
+page (most likely 4K aliasing: the CPU takes a load for one that depends on a recent store
+at the same page offset). Measured on the lab's Xeon with pure-Python mandelbrot in one
+process pool worker, each frame moved 64 bytes at a time over a page:
+- the interpreter's frame stack: 61-64 ms a task at 62 offsets of 64, 67 and 93 ms at two;
+- the C stack (cext._stack): 59 ms at most offsets, 69-74 ms at every fourth, and which
+  ones depends on where process start-up put the stack (it is randomised).
+A worker's call path differs from the parent's by a frame or two, so `procs` ran mandelbrot
+13 % slower than `seq` and `mp_pool` in some `gil-lab bench` runs and not in others, and a
+goal missed for a reason that had nothing to do with processes. No fixed layout is fair to
+every executor, so, as Mytkowicz et al. advise ("Producing Wrong Data Without Doing
+Anything Obviously Wrong!", ASPLOS 2009; Stabilizer, ASPLOS 2013, randomises for the same
+reason), we vary it: call k goes through trampoline k % 64, whose frame is 64 * (k % 64)
+bytes larger, with the C stack 16 * (97 k % 256) bytes deeper, and every cell's time is an
+average over the same layouts. Without the built extension only the frame stack moves.
 """
 
 from __future__ import annotations
 
 import itertools
 from types import FunctionType
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-__all__ = ["SHIFTS", "SHIFT_BYTES", "call_shifted"]
+try:
+    from cext._stack import call_deeper as _call_deeper
+except ImportError:  # cext not built for this interpreter: the frame stack still moves
+    _call_deeper: Optional[Callable[..., Any]] = None  # type: ignore[no-redef]
+
+__all__ = ["C_SHIFTS", "C_SHIFT_BYTES", "SHIFTS", "SHIFT_BYTES", "c_stack_shifts", "call_shifted"]
 
 #: Distinct frame offsets, SHIFT_BYTES apart: together they span one 4 KiB page.
 SHIFTS = 64
 #: One cache line: 8 frame slots (a slot is one pointer).
 SHIFT_BYTES = 64
 _SLOT_BYTES = 8
+#: C stack offsets: every 16 bytes (the stack's alignment) over a page. The slow offsets
+#: repeat every 256 bytes in a window narrower than 64, so 64-byte steps could miss them all
+#: in one process and hit them in the next: the finer steps make the mix the same in every one.
+C_SHIFTS = 256
+C_SHIFT_BYTES = 16
+# Visits the C offsets in an order unrelated to the frame-stack one (97 is prime to 256, so
+# C_SHIFTS consecutive calls visit every offset once, and a few calls spread over the page).
+_C_STRIDE = 97
 
 
 def _bare(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -49,6 +65,15 @@ _TRAMPOLINES = tuple(_trampoline(i * SHIFT_BYTES // _SLOT_BYTES) for i in range(
 _calls = itertools.count()
 
 
+def c_stack_shifts() -> bool:
+    """Whether calls move the C stack too (cext built for this interpreter)."""
+    return _call_deeper is not None
+
+
 def call_shifted(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """`fn(*args, **kwargs)`, its frames shifted by the next of SHIFTS offsets in turn."""
-    return _TRAMPOLINES[next(_calls) % SHIFTS](fn, args, kwargs)
+    k = next(_calls)
+    trampoline = _TRAMPOLINES[k % SHIFTS]
+    if _call_deeper is None:
+        return trampoline(fn, args, kwargs)
+    return trampoline(_call_deeper, ((k * _C_STRIDE) % C_SHIFTS * C_SHIFT_BYTES, fn, args, kwargs), {})

@@ -2,8 +2,9 @@
 
 The same algorithm as the twins (`labsrc.kernels.primes`, `cext.primes`): 0 and 1 are not
 prime, 2 and 3 are, even numbers above 2 are not, any other n is tried against every odd d
-in 3..isqrt(n), by double division below 2**53 as the C twin does. Arguments are validated by the pure-Python twin's own checks (same errors,
-same messages), then the compiled loop runs on uint64, like the C twin's:
+in 3..isqrt(n), by double division below 2**53 as the C twin does. Arguments are validated
+by the pure-Python twin's own checks (same errors, same messages), then the compiled loop
+runs on uint64, like the C twin's:
 
 - `is_prime`, `count_primes`: `@njit(nogil=True)`, the GIL released during the loop;
 - `is_prime_gil`, `count_primes_gil`: the same code compiled by plain `@njit`, GIL held.
