@@ -18,7 +18,7 @@ import statistics
 import sys
 from typing import Optional, TextIO
 
-from labsrc.envinfo import cpu_count
+from labsrc.envinfo import cpu_count, steal_sample, stolen_share
 from labsrc.kernels.catalog import Kernel, get_kernel
 from labsrc.executors import Work, executor_available
 from labsrc.matrix import TARGET_S, Options, Planned, calibrate, plan, run_matrix
@@ -104,8 +104,12 @@ def run_goals(repeats: int, out: TextIO) -> None:
     opts = Options(repeats=repeats, tasks=8, target_s=TARGET_S * workers)
     print(f"kernel goals ({workers} workers, median of {repeats}, calibrated work; this may take a "
           "minute or two):", file=out, flush=True)
+    before = steal_sample()
     result = run_matrix(goal_plan(workers), opts)
     print(format_verdicts(evaluate(result.cells)), file=out)
+    stolen = stolen_share(before, steal_sample())
+    if stolen is not None:  # a virtual machine's hidden load: say how much there was
+        print(f"CPU time stolen by the hypervisor while the goal cells ran: {stolen:.2%}", file=out)
     for cell in result.failed:
         print(f"FAILED {cell.kernel}/{cell.impl}/{cell.executor}: {cell.reason}", file=out)
 

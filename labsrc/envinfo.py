@@ -63,6 +63,27 @@ def busy_cpus(window_s: float = 0.25) -> float | None:
     return (os.cpu_count() or 1) * (total - idle) / total
 
 
+def steal_sample() -> tuple[int, int] | None:
+    """(all jiffies, stolen jiffies) of every CPU so far (Linux /proc/stat), else None.
+
+    Steal is time a virtual CPU was ready but the hypervisor ran something else: load that
+    no process list on this machine shows, and that hits 2-core cells harder than 1-core ones.
+    """
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields[:8]), (fields[7] if len(fields) > 7 else 0)
+
+
+def stolen_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Fraction of CPU time stolen between two steal_sample()s (None if either is)."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    return (after[1] - before[1]) / (after[0] - before[0])
+
+
 class Optimisation(NamedTuple):
     """How the interpreter was optimised at build time; None where the build does not say."""
 

@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,18 @@ def test_gil_lab_env_prints_the_build_facts():
 
 def test_build_facts_module_constant_lists_real_keys():
     assert set(BUILD_FACTS) <= set(envinfo.interpreter_build()) | {"gil_enabled", "process_start_method"}
+
+
+def test_stolen_share_reads_proc_stat_and_divides_steal_by_all_time():
+    from labsrc.envinfo import steal_sample, stolen_share
+
+    first = steal_sample()
+    if first is not None:  # Linux: counters only grow
+        time.sleep(0.05)
+        second = steal_sample()
+        share = stolen_share(first, second)
+        assert second is not None and second[0] >= first[0] and second[1] >= first[1]
+        assert share is None or 0.0 <= share <= 1.0
+    assert stolen_share((1000, 10), (2000, 60)) == 0.05
+    assert stolen_share(None, (2000, 60)) is None
+    assert stolen_share((2000, 60), (2000, 60)) is None  # no time passed: no share
