@@ -90,6 +90,13 @@ def timer_floor(interval: float = 0.001, beats: int = 40) -> float:
     return _FLOOR[interval]
 
 
+def next_pause(pause: float, lateness: float, interval: float, idle: float) -> float:
+    """The heartbeat's next pause: woken on time (lateness < interval), the GIL is free, so
+    beat less often (x2 per beat, up to `idle`); woken late means contention: back to
+    `interval` at once."""
+    return min(idle, pause * 2) if lateness < interval else interval
+
+
 class GilProbe:
     """Context manager: a heartbeat thread that records how late it wakes up.
 
@@ -129,9 +136,7 @@ class GilProbe:
             sleep(pause)
             lateness = max(0.0, clock() - intended)
             late.append(lateness)
-            # Woken on time: the GIL is free, so beat less often (x2 per beat, up to `idle`);
-            # a late wake-up means contention: back to `interval` at once.
-            pause = min(idle, pause * 2) if lateness < interval else interval
+            pause = next_pause(pause, lateness, interval, idle)
 
     def start(self) -> "GilProbe":
         """Start the heartbeat (use the context manager unless you need the two halves)."""
