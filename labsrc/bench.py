@@ -147,8 +147,9 @@ def harness_figures(tasks: int, repeats: int, out: TextIO) -> dict[str, float]:
     rounds = max(6, 2 * repeats)  # a 1% effect needs more rounds than the noise of five
     print(f"GIL probe overhead ({rounds} interleaved rounds; with every core busy the "
           "heartbeat's wake-ups take CPU from the work, hence the tighter target):", file=out)
-    cells = [(kernel, impl, ExecutorName.SEQ, 1, 3.0) for kernel, impl in _busy_impls()]
-    cells += [(kernel, impl, ExecutorName.THREADS, workers, 1.0) for kernel, impl in _busy_impls()[-1:]
+    busy = _busy_impls()
+    cells = [(kernel, impl, ExecutorName.SEQ, 1, 3.0) for kernel, impl in busy]
+    cells += [(kernel, impl, ExecutorName.THREADS, workers, 1.0) for kernel, impl in busy[-1:]
               if workers > 1 and kernel.impl(impl).releases_gil]
     for kernel, impl, ex, w, target_pct in cells:
         a, b, rel, rel_min = probe_overhead(kernel, impl, rounds, executor=ex, workers=w)

@@ -161,9 +161,7 @@ class DaskExecutor(Executor):
     """A Dask cluster for one cell (embedded, or a Client on an existing one)."""
 
     in_process = False
-    # ~2 ms of scheduler round trip a task here: 0.2 s keeps it near 1% (Dask's own advice is
-    # ~1 ms of overhead a task, so tasks of 100 ms or more).
-    min_task_s = 0.2
+    min_task_s = 0.2  # ~2 ms of scheduler round trip a task here: 0.2 s keeps it near 1%
     one_worker: ClassVar[bool]  # dask_threads: one worker with N threads
 
     def __init__(self, workers: int, payload: Payload = Payload.RECIPE, *,

@@ -27,7 +27,7 @@ from typing import Any, Optional
 
 from labsrc.allocator import pin_allocator
 from labsrc.kernels.catalog import TaskArgs
-from labsrc.probe import HEARTBEAT_S, IDLE_HEARTBEAT_S, GilProbe, KnockerProbe, timer_floor
+from labsrc.probe import HEARTBEAT_S, GilProbe, KnockerProbe, harness_probe, timer_floor
 from labsrc.worker import RemoteResult, TaskRef, call_data, call_recipe, function, task_input
 
 PROBE_INTERVAL_S = HEARTBEAT_S  # the same heartbeat as the harness's own GilProbe
@@ -76,7 +76,7 @@ def probe_start(token: str) -> None:
     """Start a heartbeat under `token` (stopping any a broken-off run left beating)."""
     for old in list(_PROBES):
         _PROBES.pop(old).stop()
-    _PROBES[token] = GilProbe(PROBE_INTERVAL_S, IDLE_HEARTBEAT_S).start()
+    _PROBES[token] = harness_probe().start()
 
 
 def probe_stop(token: str) -> tuple[list[float], float, float]:

@@ -38,6 +38,16 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def _cpu_jiffies() -> list[int] | None:
+    """The all-CPU line of /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal,
+    ...), or None where it cannot be read (not Linux)."""
+    try:
+        with open("/proc/stat") as fh:
+            return [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
 def busy_cpus(window_s: float = 0.25) -> float | None:
     """CPUs busy with other work right now: non-idle jiffies over a short window (Linux).
 
@@ -46,10 +56,8 @@ def busy_cpus(window_s: float = 0.25) -> float | None:
     missing.
     """
     def sample() -> tuple[int, int] | None:
-        try:
-            with open("/proc/stat") as fh:
-                fields = [int(x) for x in fh.readline().split()[1:]]
-        except (OSError, ValueError):
+        fields = _cpu_jiffies()
+        if fields is None:
             return None
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
         return sum(fields), idle
@@ -69,10 +77,8 @@ def steal_sample() -> tuple[int, int] | None:
     Steal is time a virtual CPU was ready but the hypervisor ran something else: load that
     no process list on this machine shows, and that hits 2-core cells harder than 1-core ones.
     """
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
+    fields = _cpu_jiffies()
+    if fields is None:
         return None
     return sum(fields[:8]), (fields[7] if len(fields) > 7 else 0)
 
