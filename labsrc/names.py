@@ -36,7 +36,7 @@ class Payload(StrEnum):
     """What a process cell sends its workers for each task.
 
     RECIPE: (kernel, scale, task index); the worker builds the input once, keeps it, and
-    returns small answers as they are and large ones as a CRC-32 digest.
+    returns small answers as they are and large ones as a digest (labsrc.worker.ResultDigest).
     DATA: the input bytes themselves, and the whole answer back (pickled both ways).
     """
 

@@ -100,6 +100,10 @@ class Checker:
         for index, (args, answer) in enumerate(zip(self.work.args, out.results)):
             if isinstance(answer, ResultDigest):
                 expected = self._expected_digest(index)
+                if answer.algorithm != expected.algorithm:  # e.g. a remote worker without xxhash
+                    raise VerificationError(
+                        f"the worker summarised its answer with {answer.algorithm or '?'}, this "
+                        f"process with {expected.algorithm}: install the same gil-lab on both")
                 if answer != expected:
                     raise VerificationError(
                         f"{self.kernel.name} task {index}: the worker's answer has digest {answer},"

@@ -40,15 +40,33 @@ class TaskRef:
 
 
 class ResultDigest(NamedTuple):
-    """A large answer, summarised: CRC-32 of its bytes, their count and its type/shape.
-
-    CRC-32 is the cheapest whole-answer check at hand (~0.45 ns a byte here, a quarter of
-    SHA-256's cost) and catches every wrong answer short of a deliberate collision.
+    """A large answer, summarised: a checksum of its bytes, their count, its type/shape, and
+    the checksum's name (a worker and the parent that checks it must use the same one).
     """
 
-    crc32: int
+    checksum: int
     nbytes: int
     kind: str
+    algorithm: str = ""
+
+
+def _pick_checksum() -> tuple[str, Callable[[Any], int]]:
+    """XXH3-64 where the xxhash package is installed, else CRC-32 (standard library).
+
+    The checksum runs inside the timed task of a worker (the answer must be summarised
+    before it can travel), but not under `seq`, whose answers are checked outside the
+    timing; so its cost is a handicap of the process and Dask cells. Measured here on a
+    12 MB Mandelbrot answer: CRC-32 0.19 ns a byte, XXH3 0.036. Both catch every wrong
+    answer short of a deliberate collision.
+    """
+    try:
+        import xxhash
+    except ImportError:  # e.g. an interpreter without a wheel for it
+        return "crc32", zlib.crc32
+    return "xxh3_64", xxhash.xxh3_64_intdigest
+
+
+CHECKSUM_NAME, _checksum = _pick_checksum()
 
 
 class RemoteResult(NamedTuple):
@@ -97,12 +115,12 @@ def digest(answer: Any) -> Any:
             return answer
         shape = getattr(answer, "shape", (view.nbytes,))
         kind = f"{type(answer).__name__}:{getattr(answer, 'dtype', 'B')}:{tuple(shape)}"
-        return ResultDigest(zlib.crc32(view.cast("B") if view.contiguous else bytes(view)),
-                            view.nbytes, kind)
+        return ResultDigest(_checksum(view.cast("B") if view.contiguous else bytes(view)),
+                            view.nbytes, kind, CHECKSUM_NAME)
     data = pickle.dumps(answer)
     if len(data) <= SMALL_ANSWER_BYTES:
         return answer
-    return ResultDigest(zlib.crc32(data), len(data), f"pickle:{type(answer).__name__}")
+    return ResultDigest(_checksum(data), len(data), f"pickle:{type(answer).__name__}", CHECKSUM_NAME)
 
 
 def _timed_call(fn: Callable[..., Any], args: TaskArgs, kwargs: dict[str, Any]) -> RemoteResult:

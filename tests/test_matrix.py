@@ -161,3 +161,39 @@ def test_payload_modes_give_identical_verified_answers(kernel_name: str) -> None
         ("seq", None, Status.OK), ("procs", Payload.RECIPE, Status.OK), ("procs", Payload.DATA, Status.OK)]
     assert cells[1].ipc_bytes < 1000 and (cells[2].ipc_bytes > 4096 or kernel_name == "primes")
     assert all(c.verified for c in cells)
+
+
+def test_a_large_answer_is_summarised_by_a_checksum_that_sees_every_byte() -> None:
+    import numpy as np
+    import xxhash
+
+    from labsrc.worker import CHECKSUM_NAME, SMALL_ANSWER_BYTES, digest
+
+    answer = np.arange(SMALL_ANSWER_BYTES + 1, dtype=np.uint8)
+    summary = digest(answer)
+    assert CHECKSUM_NAME == "xxh3_64"  # xxhash is a dependency, so never the fallback here
+    assert summary.algorithm == CHECKSUM_NAME and summary.nbytes == answer.nbytes
+    assert summary.checksum == xxhash.xxh3_64_intdigest(answer.tobytes())
+    changed = answer.copy()
+    changed[-1] ^= 1
+    assert digest(changed).checksum != summary.checksum
+    small = answer[:SMALL_ANSWER_BYTES]
+    assert digest(small) is small and digest(7) == 7  # small answers travel whole
+
+
+def test_a_digest_made_with_another_checksum_is_a_clear_error() -> None:
+    """A worker and the parent must summarise alike (a remote worker without xxhash would
+    not): the check says which checksum each used instead of calling the answer wrong."""
+    from labsrc.executors import RunOutput
+    from labsrc.kernels.catalog import VerificationError
+    from labsrc.timing import Checker
+    from labsrc.worker import digest
+
+    kernel = get_kernel("mandelbrot")
+    work = _work(kernel, tasks=1, scale=kernel.quick_scale)
+    impl = kernel.impl("py")
+    right = digest(impl.load()(*work.args[0]))
+    Checker(kernel, impl, work).check(RunOutput([right], [], 0.0))
+    other = right._replace(algorithm="crc32")
+    with pytest.raises(VerificationError, match="with crc32, this process with xxh3_64"):
+        Checker(kernel, impl, work).check(RunOutput([other], [], 0.0))
