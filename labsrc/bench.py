@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import statistics
 import sys
-from typing import Optional, TextIO
+from collections import defaultdict
+from typing import Optional, Sequence, TextIO
 
 from labsrc.envinfo import cpu_count, steal_sample, stolen_share
 from labsrc.kernels.catalog import Kernel, get_kernel
-from labsrc.executors import Work, executor_available
+from labsrc.executors import Work, executor_available, runs_in_process
 from labsrc.matrix import TARGET_S, Options, Planned, calibrate, plan, run_matrix
 from labsrc.names import ExecutorName
+from labsrc.results import Cell
 from labsrc.timing import measure_cell
 from labsrc.targets import GOALS, evaluate, format_verdicts
 
@@ -112,6 +114,34 @@ def run_goals(repeats: int, out: TextIO) -> None:
         print(f"CPU time stolen by the hypervisor while the goal cells ran: {stolen:.2%}", file=out)
     for cell in result.failed:
         print(f"FAILED {cell.kernel}/{cell.impl}/{cell.executor}: {cell.reason}", file=out)
+    paces = worker_paces(result.cells)
+    if paces:
+        print("task time in each worker process over the parent's seq task time (median run; "
+              "above 1: that process runs the same code slower, whatever the GIL does):", file=out)
+        print("\n".join(paces), file=out)
+
+
+def worker_paces(cells: Sequence[Cell]) -> list[str]:
+    """One line per out-of-process cell: each worker's median task time over its
+    implementation's seq/1 median task time, from the spans of the median run.
+
+    A process goal missed because one worker process ran the same Python slower than the
+    parent is then a figure, not a guess.
+    """
+    seq = {(c.kernel, c.impl): statistics.median(end - start for start, end, _ in c.spans)
+           for c in cells if c.ok and c.executor == ExecutorName.SEQ and c.workers == 1 and c.spans}
+    lines = []
+    for cell in cells:
+        base = seq.get((cell.kernel, cell.impl))
+        if not cell.ok or runs_in_process(cell.executor) or not base or not cell.spans:
+            continue
+        per_worker: dict[int, list[float]] = defaultdict(list)
+        for start, end, worker in cell.spans:
+            per_worker[worker].append(end - start)
+        paces = sorted(statistics.median(times) / base for times in per_worker.values())
+        where = f"{cell.kernel}/{cell.impl} {cell.executor}" + (f"[{cell.payload}]" if cell.payload else "")
+        lines.append(f"  {where:<34} " + "  ".join(f"{pace:.2f}" for pace in paces))
+    return lines
 
 
 def run_bench(tasks: int = 2000, repeats: int = 5, out: Optional[TextIO] = None,
