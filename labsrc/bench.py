@@ -21,7 +21,7 @@ from typing import Optional, Sequence, TextIO
 
 from labsrc.envinfo import cpu_count, steal_sample, stolen_share
 from labsrc.kernels.catalog import Kernel, get_kernel
-from labsrc.executors import Work, executor_available, runs_in_process
+from labsrc.executors import Work, executor_available
 from labsrc.matrix import TARGET_S, Options, Planned, calibrate, plan, run_matrix
 from labsrc.names import ExecutorName
 from labsrc.results import Cell
@@ -121,8 +121,13 @@ def run_goals(repeats: int, out: TextIO) -> None:
         print("\n".join(paces), file=out)
 
 
+# Executors whose every worker is a process running one task at a time (a Dask threads
+# worker is one process whose threads share a GIL: their task times include the waits).
+_PROCESS_WORKERS = (ExecutorName.PROCS, ExecutorName.MP_POOL, ExecutorName.DASK_PROCS)
+
+
 def worker_paces(cells: Sequence[Cell]) -> list[str]:
-    """One line per out-of-process cell: each worker's median task time over its
+    """One line per cell of worker processes: each worker's median task time over its
     implementation's seq/1 median task time, from the spans of the median run.
 
     A process goal missed because one worker process ran the same Python slower than the
@@ -133,14 +138,14 @@ def worker_paces(cells: Sequence[Cell]) -> list[str]:
     lines = []
     for cell in cells:
         base = seq.get((cell.kernel, cell.impl))
-        if not cell.ok or runs_in_process(cell.executor) or not base or not cell.spans:
+        if not cell.ok or cell.executor not in _PROCESS_WORKERS or not base or not cell.spans:
             continue
         per_worker: dict[int, list[float]] = defaultdict(list)
         for start, end, worker in cell.spans:
             per_worker[worker].append(end - start)
         paces = sorted(statistics.median(times) / base for times in per_worker.values())
         where = f"{cell.kernel}/{cell.impl} {cell.executor}" + (f"[{cell.payload}]" if cell.payload else "")
-        lines.append(f"  {where:<34} " + "  ".join(f"{pace:.2f}" for pace in paces))
+        lines.append(f"  {where:<36} " + "  ".join(f"{pace:.2f}" for pace in paces))
     return lines
 
 
