@@ -86,12 +86,10 @@ class DaskSettings:
 
 SETTINGS = DaskSettings()
 
-# An embedded cluster idles beside the other cells of its implementation (they are timed
-# round by round). Idle, it took 3.2% of a core here (a 20 ms event-loop tick in every
-# process, a 10 ms profiler walking the task threads' stacks under the GIL, a 0.1 s memory
-# monitor...) and cost a GIL-free 2-thread cell 2.5-3% of its speed. With these settings it
-# takes 1.4%, and the cell's speedup beside it is what it is alone (1.95-1.98x either way).
-# A --scheduler cluster keeps its own configuration.
+# An embedded cluster idles beside the other cells of its implementation (timed round by
+# round). Idle, its 20 ms tick, 10 ms profiler (stack walks under the GIL) and 0.1 s memory
+# monitor took 3% of a core and 2.5-3% of a GIL-free 2-thread cell's speed; so set, 1.4%
+# and no measurable cost. A --scheduler cluster keeps its own configuration.
 QUIET_CLUSTER = {
     "distributed.admin.tick.interval": "1s",
     "distributed.worker.profile.enabled": False,
@@ -234,7 +232,8 @@ class DaskExecutor(Executor):
         self._quieted = True
         # distributed's GIL monitor knocks every 1 ms in every worker; with the lab's heartbeat
         # beating there too, two probers would perturb what they measure: keep only ours.
-        with dask.config.set({**QUIET_CLUSTER, "distributed.admin.system-monitor.gil.enabled": self.gil_monitor}):
+        quiet = {**QUIET_CLUSTER, "distributed.admin.system-monitor.gil.enabled": self.gil_monitor}
+        with dask.config.set(quiet):
             self._cluster = LocalCluster(
                 n_workers=procs, threads_per_worker=threads, processes=True,
                 host="127.0.0.1", protocol="tcp://",

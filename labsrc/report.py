@@ -28,7 +28,8 @@ NOTES = {
     "throughput": "work units (tasks x scale) per second; compare implementations by this",
     "num_threads": "prange implementations: num_threads = workers under seq, 1 inside pools",
     "payload": ("process executors: 'recipe' sends (kernel, scale, task index) and gets small "
-                "answers whole, large ones as a checksum (XXH3, else CRC-32); 'data' pickles the input and the answer"),
+                "answers whole, large ones as a checksum (XXH3, else CRC-32); 'data' pickles "
+                "the input and the answer"),
     "gil_contention": "fraction 0..1 of the cell the GIL heartbeat waited beyond its 1 ms sleep",
     "cpu_s": "RUSAGE_SELF + RUSAGE_CHILDREN, plus CPU reported by live pool workers",
     "startup_s": "pool start-up, measured apart from (and not included in) wall_s",

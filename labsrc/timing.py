@@ -102,7 +102,7 @@ class Checker:
                 expected = self._expected_digest(index)
                 if answer.algorithm != expected.algorithm:  # e.g. a remote worker without xxhash
                     raise VerificationError(
-                        f"the worker summarised its answer with {answer.algorithm or '?'}, this "
+                        f"the worker summarised its answer with {answer.algorithm}, this "
                         f"process with {expected.algorithm}: install the same gil-lab on both")
                 if answer != expected:
                     raise VerificationError(

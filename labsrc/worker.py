@@ -47,7 +47,7 @@ class ResultDigest(NamedTuple):
     checksum: int
     nbytes: int
     kind: str
-    algorithm: str = ""
+    algorithm: str
 
 
 def _pick_checksum() -> tuple[str, Callable[[Any], int]]:

@@ -14,10 +14,10 @@ process, so both can read it, and the sampling does not pause the threads it tim
 The tracee also records each call's span and each thread's CPU time; `cpu_share` is a
 thread's CPU time over the window: two pure-Python threads get about half a core each
 (the one waiting for the GIL uses none), two `cy_nogil` threads a core each, side by side.
-A thread's GIL share is its samples over rate x window, and py-spy's pace wanders: two
-pure-Python threads' shares (in truth just under 1 together) summed to 0.97-1.06 over 1000-2000 expected samples
-(the defaults: 1 s at 1000/s) but 0.89-1.18 over 250, so shares are "about", and rougher
-the fewer the samples.
+A thread's GIL share is its samples over rate x window, and py-spy's pace wanders: the
+shares of two pure-Python threads (in truth just under 1 together) summed to 0.97-1.06 over
+1000-2000 expected samples (the defaults: 1 s at 1000/s) but 0.89-1.18 over 250, so shares
+are "about", and rougher the fewer the samples.
 """
 
 from __future__ import annotations
