@@ -43,24 +43,14 @@ import itertools
 import logging
 import os
 import signal
-import statistics
 import sys
 import uuid
-from array import array
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 from urllib.parse import urlsplit
 
-from labsrc.dask_worker import (
-    PROBE_INTERVAL_S,
-    knock_start,
-    knock_stop,
-    prebuild,
-    probe_start,
-    probe_stop,
-    run_task,
-    setup,
-)
+from labsrc.dask_probes import WorkerKnocker, WorkerProbe
+from labsrc.dask_worker import prebuild, run_task, setup
 from labsrc.executor_base import Executor, ExecutorUnavailable, RunOutput, Work, WorkerCrashed, remote_output
 from labsrc.names import ExecutorName, Payload
 from labsrc.probe import GilProbe, harness_probe
@@ -122,49 +112,6 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
     except Exception as exc:  # refused, timed out, or something else listening there
         raise OSError(f"the Dask scheduler at {address} did not answer within {timeout:g} s "
                       f"({type(exc).__name__}: {exc})") from None
-
-
-class _WorkerProbe(GilProbe):
-    """The lab's heartbeat inside every worker of the cluster, for one timed run.
-
-    Started and stopped through `Client.run` (outside the timed window, as the harness's
-    own probe is). On stop it holds every worker's beats as if it were one probe whose
-    lifetime is the sum of theirs, so labsrc.probe.combined_stats gives the workers' mean
-    share of time spent waiting for the GIL.
-    """
-
-    def __init__(self, client: Any) -> None:
-        super().__init__(PROBE_INTERVAL_S)
-        self._client = client
-        self._token = uuid.uuid4().hex
-
-    def start(self) -> "_WorkerProbe":
-        self._client.run(probe_start, self._token)
-        return self
-
-    def stop(self) -> None:
-        answers = self._client.run(probe_stop, self._token)
-        beats = [(late, lifetime, floor) for late, lifetime, floor in answers.values()]
-        self._late = array("d", (v for late, _, _ in beats for v in late))
-        self._started, self._stopped = 0.0, sum(lifetime for _, lifetime, _ in beats)
-        self.floor = statistics.fmean(floor for _, _, floor in beats) if beats else 0.0
-
-
-class _WorkerKnocker:
-    """gilknocker inside every worker for one timed run; `contention` is their mean."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._token = uuid.uuid4().hex
-        self.contention: Optional[float] = None
-
-    def __enter__(self) -> "_WorkerKnocker":
-        self._client.run(knock_start, self._token)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        values = [v for v in self._client.run(knock_stop, self._token).values() if v is not None]
-        self.contention = statistics.fmean(values) if values else None
 
 
 class DaskExecutor(Executor):
@@ -292,10 +239,10 @@ class DaskExecutor(Executor):
             raise WorkerCrashed(f"lost the connection to the Dask scheduler ({self._client.status})")
 
     def gil_probe(self) -> GilProbe:
-        return _WorkerProbe(self._client) if self._client is not None else harness_probe()
+        return WorkerProbe(self._client) if self._client is not None else harness_probe()
 
     def knocker_probe(self) -> Any:
-        return _WorkerKnocker(self._client)
+        return WorkerKnocker(self._client)
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
         from distributed import wait

@@ -30,7 +30,6 @@ from labsrc.kernels.catalog import TaskArgs
 from labsrc.probe import HEARTBEAT_S, GilProbe, KnockerProbe, harness_probe, timer_floor
 from labsrc.worker import RemoteResult, TaskRef, call_data, call_recipe, function, task_input
 
-PROBE_INTERVAL_S = HEARTBEAT_S  # the same heartbeat as the harness's own GilProbe
 
 # Linux has a per-thread usage; elsewhere fall back to the process's (then a dask_threads
 # worker's CPU figure counts its other threads too).
@@ -48,7 +47,7 @@ def setup(ref: TaskRef) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     pin_allocator()
     function(ref)
-    timer_floor(PROBE_INTERVAL_S)
+    timer_floor(HEARTBEAT_S)
     return os.getpid()
 
 
