@@ -133,6 +133,13 @@ def _key(name: str, show: Callable[[Any], str] = str) -> Callable[[Any], str]:
     return lambda row: show(getattr(row, name))
 
 
+def pool_startup_s(cell: Cell) -> Optional[float]:
+    """The cell's pool start-up; None where there is no pool, or none was started (the
+    executor is unavailable here)."""
+    started = cell.executor in POOLS_STARTED and cell.status != Status.UNAVAILABLE
+    return cell.startup_s if started else None
+
+
 CPU_COLUMNS: tuple[Column, ...] = (
     Column("kernel", _key("kernel"), right=False),
     Column("impl", _key("impl"), right=False),
@@ -141,7 +148,7 @@ CPU_COLUMNS: tuple[Column, ...] = (
     Column("wall", _key("wall_s", _seconds)),
     Column("min-max", _range),
     Column("cpu", _key("cpu_s", _seconds)),
-    Column("start-up", lambda c: _seconds(c.startup_s) if c.executor in POOLS_STARTED else "-"),
+    Column("start-up", lambda c: _seconds(pool_startup_s(c))),
     Column("speedup", _key("speedup", _num(".2f"))),
     Column("eff", _key("efficiency", _num(".0%"))),
     Column("work/s", _key("throughput", _num(".3g"))),

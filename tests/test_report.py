@@ -66,6 +66,16 @@ def test_table_is_aligned_and_marks_noise_and_reasons() -> None:
     assert "procs[recipe]" in text
 
 
+def test_a_pool_that_never_started_shows_no_start_up_time() -> None:
+    started = _row("py", "procs", 2, startup_s=0.15)
+    unavailable = Cell("primes", "py", "dask_procs", 2, status="unavailable",
+                       reason="unavailable: pip install 'gil-lab[dask]'")
+    rows = report.format_table([started, unavailable]).splitlines()[2:]
+    column = report.format_table([started]).splitlines()[0].split().index("start-up")
+    assert rows[0].split()[column] == "150.0ms"
+    assert rows[1].split()[column] == "-"
+
+
 def test_json_schema_and_atomic_files(tmp_path: Path) -> None:
     rows = [replace(ROWS[0], cpus=()), *ROWS[1:]]
     path = report.write_json(tmp_path / "sub" / "r.json", {"python_version": "3.11"}, rows)

@@ -35,7 +35,7 @@ NUMERIC_KEYS: dict[str, Callable[[Cell], Optional[float]]] = {
     "wall": lambda c: c.wall_s,
     "min-max": lambda c: c.wall_min_s,
     "cpu": lambda c: c.cpu_s,
-    "start-up": lambda c: c.startup_s if c.executor in report.POOLS_STARTED else None,
+    "start-up": report.pool_startup_s,
     "speedup": lambda c: c.speedup,
     "eff": lambda c: c.efficiency,
     "work/s": lambda c: c.throughput,
