@@ -1,7 +1,7 @@
 """Measure the downloader variants against the embedded slow server.
 
 `measure_modes` runs modes on the same codes against one embedded server (the lab's
-labsrc.iobench drives it, with its GIL probe as the `watch`); `python -m flags.bench`
+labsrc.harness.iobench drives it, with its GIL probe as the `watch`); `python -m flags.bench`
 prints the downloader's own figures (ratios measured in one run):
 
 1. 20 flags at a 0.5 s delay: sequential vs threadpool (20 workers) vs processpool vs asyncio;

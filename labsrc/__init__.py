@@ -6,7 +6,7 @@ The few names most users need are re-exported here, lazily, so that importing
     from labsrc import GilProbe, run_matrix, plan, Options, list_kernels
 
 (`list_kernels` and `make_findings` are `labsrc.kernels.catalog.kernels` and
-`labsrc.findings.findings` under names that cannot collide with those modules.)
+`labsrc.report.findings.findings` under names that cannot collide with those modules.)
 """
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ __version__ = "0.1.0"
 
 # name -> module, or (module, attribute) where the attribute's own name would shadow a module.
 _EXPORTS: dict[str, str | tuple[str, str]] = {
-    "GilProbe": "labsrc.probe",
-    "ProbeStats": "labsrc.probe",
-    "Options": "labsrc.timing",
-    "Cell": "labsrc.results",
-    "Status": "labsrc.names",
-    "ExecutorName": "labsrc.names",
-    "Payload": "labsrc.names",
-    "plan": "labsrc.matrix",
-    "run_matrix": "labsrc.matrix",
-    "make_executor": "labsrc.executors",
-    "TaskRef": "labsrc.worker",
-    "IoRow": "labsrc.iobench",
-    "measure_io": "labsrc.iobench",
-    "make_findings": ("labsrc.findings", "findings"),
-    "env_info": "labsrc.envinfo",
+    "GilProbe": "labsrc.core.probe",
+    "ProbeStats": "labsrc.core.probe",
+    "Options": "labsrc.harness.timing",
+    "Cell": "labsrc.core.results",
+    "Status": "labsrc.core.names",
+    "ExecutorName": "labsrc.core.names",
+    "Payload": "labsrc.core.names",
+    "plan": "labsrc.harness.matrix",
+    "run_matrix": "labsrc.harness.matrix",
+    "make_executor": "labsrc.executors.registry",
+    "TaskRef": "labsrc.core.worker",
+    "IoRow": "labsrc.harness.iobench",
+    "measure_io": "labsrc.harness.iobench",
+    "make_findings": ("labsrc.report.findings", "findings"),
+    "env_info": "labsrc.core.envinfo",
     "list_kernels": ("labsrc.kernels.catalog", "kernels"),
     "get_kernel": "labsrc.kernels.catalog",
 }

@@ -16,8 +16,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TextIO
 
-from labsrc import findings as _findings
-from labsrc import report
+from labsrc.report import findings as _findings
+from labsrc.report import tables as report
 from labsrc.cliargs import (
     DEFAULT_EXECUTORS,
     EXIT_FAILED,
@@ -39,9 +39,9 @@ from labsrc.cliargs import (
     timeline_cells,
     worker_counts,
 )
-from labsrc.envinfo import format_env, run_env
-from labsrc.executors import EXECUTORS
-from labsrc.iobench import (
+from labsrc.core.envinfo import format_env, run_env
+from labsrc.executors.registry import EXECUTORS
+from labsrc.harness.iobench import (
     IO_COUNT,
     IO_FIELDS,
     IO_LOAD_CONTRAST,
@@ -51,10 +51,10 @@ from labsrc.iobench import (
     measure_io,
     measure_io_under_loads,
 )
-from labsrc.matrix import MatrixResult, plan, run_matrix
-from labsrc.names import Payload
-from labsrc.report_html.command import REPORT_NAME, check_report_options, publish
-from labsrc.results import Cell
+from labsrc.harness.matrix import MatrixResult, plan, run_matrix
+from labsrc.core.names import Payload
+from labsrc.report.html.command import REPORT_NAME, check_report_options, publish
+from labsrc.core.results import Cell
 
 HTML_HELP = "write the HTML report (findings, environment, sortable table, plots; one offline file)"
 
@@ -68,11 +68,11 @@ def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, A
     workers = select_workers(args.workers, args.quick)
     opts = options_from(args, workers)
     if opts.knocker:
-        from labsrc.probe import knocker_available
+        from labsrc.core.probe import knocker_available
 
         if not knocker_available():
             raise UsageError("--gilknocker needs the optional package: pip install gilknocker")
-    from labsrc import dask_options
+    from labsrc.harness import dask_options
 
     # compare adds its Dask section unless the Dask executors were named already.
     dask_section = getattr(args, "command", None) == "compare" and not any(
@@ -81,7 +81,7 @@ def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, A
     planned = plan(chosen, impls, executors, workers, opts.payloads)
     if dask_section:
         planned = dask_options.add_section(planned, workers)
-    from labsrc.interpreters import check_interpreters
+    from labsrc.interpreters.discover import check_interpreters
 
     interpreters = check_interpreters(getattr(args, "python", None), impls)  # exit 2 before measuring
     from tqdm import tqdm
@@ -96,7 +96,7 @@ def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, A
         started = time.monotonic()
         result = run_matrix(planned, opts, on_cell=step)
     if interpreters and not result.interrupted:
-        from labsrc.foreign import add_interpreter_rows
+        from labsrc.interpreters.rows import add_interpreter_rows
 
         add_interpreter_rows(result, interpreters, chosen, impls, executors, workers, opts, env, quiet,
                              local_s=time.monotonic() - started)
@@ -132,7 +132,7 @@ def emit(cells: Sequence[Cell], io_rows: Sequence[IoRow], env: dict[str, Any], o
     if outputs.io_csv and io_rows:
         report.write_csv(outputs.io_csv, io_rows, IO_FIELDS)
     if outputs.plot:
-        from labsrc.plots import write_plots
+        from labsrc.report.plots import write_plots
 
         write_plots(cells, outputs.plot, io_rows, timeline=outputs.timeline)
 
@@ -303,8 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Packages that add their own subcommands: each has add_commands(subparsers) -> {name: handler}.
-COMMAND_MODULES = ("labsrc.toolcmds", "labsrc.dynamics.commands", "labsrc.diff",
-                   "labsrc.report_html.command")
+COMMAND_MODULES = ("labsrc.toolcmds", "labsrc.dynamics.commands", "labsrc.report.diff",
+                   "labsrc.report.html.command")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "env": cmd_env, "cpu": cmd_cpu, "io": cmd_io, "compare": cmd_compare,

@@ -13,32 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from flags.common import ExitCode
-from labsrc.envinfo import cpu_count
-from labsrc.executors import EXECUTORS
+from labsrc.core.envinfo import cpu_count
+from labsrc.core.usage import (  # noqa: F401  (re-exported: the CLI's names)
+    EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, split_names)
+from labsrc.report.options import timeline_cells  # noqa: F401  (re-exported)
+from labsrc.executors.registry import EXECUTORS
 from labsrc.kernels.catalog import Kernel, get_kernel, kernels
-from labsrc.names import ExecutorName, Payload
-from labsrc.timing import TARGET_S, Options
+from labsrc.core.names import ExecutorName, Payload
+from labsrc.harness.timing import TARGET_S, Options
 
 DEFAULT_EXECUTORS = (ExecutorName.SEQ, ExecutorName.THREADS, ExecutorName.PROCS)
 # One set of exit codes for the project: the downloader's (flags is the leaf the lab uses).
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = (
-    ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.INTERRUPTED)
 MAX_WORKERS = 256
-
-
-class UsageError(Exception):
-    """Bad command-line input: printed after `gil-lab: error:`, exit status 2."""
-
-
-def split_names(text: Optional[str], option: str) -> Optional[list[str]]:
-    """A comma-separated option as a list (None when not given); an empty list is a usage error."""
-    if text is None:
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise UsageError(f"{option} needs at least one comma-separated name, got {text!r}")
-    return names
 
 
 def positive_int(text: str) -> int:
@@ -172,21 +158,6 @@ def select_impls(text: Optional[str], chosen: Sequence[Kernel]) -> Optional[list
             raise UsageError(f"unknown implementation {name!r} for {', '.join(k.name for k in chosen)}; "
                              f"choose from: {', '.join(valid)}")
     return names
-
-
-def timeline_cells(text: Optional[str]) -> Optional[list[tuple[str, str]]]:
-    """--timeline IMPL/EXECUTOR[,...] as pairs (None: the plots' default choice)."""
-    names = split_names(text, "--timeline")
-    if names is None:
-        return None
-    pairs = []
-    for name in names:
-        impl, sep, executor = name.partition("/")
-        if not sep or not impl or executor not in EXECUTORS:
-            raise UsageError(f"--timeline takes IMPL/EXECUTOR pairs such as cy_nogil/threads "
-                             f"(executors: {', '.join(EXECUTORS)}), got {name!r}")
-        pairs.append((impl, executor))
-    return pairs
 
 
 def select_executors(text: Optional[str]) -> list[str]:

@@ -20,7 +20,7 @@ from labsrc.cliargs import (
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Does STATEMENT release the GIL? (timeit-style statement and --setup)."""
-    from labsrc.gilcheck import check, compile_statement
+    from labsrc.tools.gilcheck import check, compile_statement
 
     try:
         call = compile_statement(args.statement, args.setup)
@@ -42,7 +42,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The book's demos: `map` (Executor.map, timestamped) and `spinner`."""
-    from labsrc import demos
+    from labsrc.tools import demos
 
     if args.which == "map":
         demos.demo_map(scale=args.scale)
@@ -53,7 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Harness overhead per task, GIL-probe overhead and the kernels' speed goals."""
-    from labsrc.bench import run_bench
+    from labsrc.bench.run import run_bench
 
     sections, repeats, status = args.only, args.repeat or 5, EXIT_OK
     if "harness" in sections or "kernels" in sections:
@@ -65,12 +65,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(flush=True)
         status = max(status, run_goals(quick=False))
     if "peers" in sections:
-        from labsrc.peersbench import run_peers_bench
+        from labsrc.bench.peers import run_peers_bench
 
         print(flush=True)
         run_peers_bench(repeats=max(repeats, 7))
     if "interpreters" in sections:
-        from labsrc.interpbench import run_interp_bench
+        from labsrc.bench.interpreters import run_interp_bench
 
         print(flush=True)
         run_interp_bench(args.python, repeats=max(3, repeats // 2))

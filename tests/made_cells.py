@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from labsrc.names import Payload
-from labsrc.results import Cell
+from labsrc.core.names import Payload
+from labsrc.core.results import Cell
 
 
 def make_cell(impl: str, executor: str, workers: int, speedup: float = 1.0, gil: float = math.nan,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labsrc.bench import worker_paces
+from labsrc.bench.run import worker_paces
 
 from made_cells import make_cell
 

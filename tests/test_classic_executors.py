@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from labsrc.executors import (
+from labsrc.executors.registry import (
     EXECUTORS,
     _TYPES,
     RunOutput,
@@ -20,9 +20,9 @@ from labsrc.executors import (
 )
 from labsrc.kernels import get_kernel, kernels
 from labsrc.kernels.catalog import TaskArgs
-from labsrc.matrix import Options, plan, run_matrix
-from labsrc.names import ExecutorName, Payload, Status
-from labsrc.worker import TaskRef, digest
+from labsrc.harness.matrix import Options, plan, run_matrix
+from labsrc.core.names import ExecutorName, Payload, Status
+from labsrc.core.worker import TaskRef, digest
 
 CLASSIC = (ExecutorName.THREADING, ExecutorName.MP_POOL)
 

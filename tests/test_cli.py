@@ -123,7 +123,7 @@ def test_ctrl_c_stops_pools_and_still_writes(tmp_path: Path) -> None:
 
 def _fake_io(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     """Fake the downloads (only the measuring: argument checks stay real)."""
-    import labsrc.iobench
+    import labsrc.harness.iobench
 
     calls: list[tuple] = []
 
@@ -138,7 +138,7 @@ def _fake_io(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
                          "req_per_s": count * (i + 1.0), "watch": watched})
         return rows
 
-    monkeypatch.setattr(labsrc.iobench, "measure_modes", measure_modes)
+    monkeypatch.setattr(labsrc.harness.iobench, "measure_modes", measure_modes)
     return calls
 
 

@@ -21,15 +21,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from labsrc.dask_executors import DaskProcsExecutor, DaskThreadsExecutor, connect, dask_available
-from labsrc.dask_options import add_section, env_block
-from labsrc.dask_worker import distributed_gil_samples
-from labsrc.executors import Work, WorkerCrashed, make_executor
+from labsrc.executors.dask.executors import DaskProcsExecutor, DaskThreadsExecutor, connect, dask_available
+from labsrc.harness.dask_options import add_section, env_block
+from labsrc.executors.dask.worker import distributed_gil_samples
+from labsrc.executors.registry import Work, WorkerCrashed, make_executor
 from labsrc.kernels import get_kernel, kernels
-from labsrc.matrix import plan
-from labsrc.names import Payload, Status
-from labsrc.results import Cell
-from labsrc.worker import TaskRef, clock, digest
+from labsrc.harness.matrix import plan
+from labsrc.core.names import Payload, Status
+from labsrc.core.results import Cell
+from labsrc.core.worker import TaskRef, clock, digest
 
 needs_dask = pytest.mark.skipif(not dask_available()[0], reason="distributed is not installed")
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,9 +349,9 @@ def test_without_distributed_the_cells_are_unavailable_rows() -> None:
     code = """
 import sys
 sys.modules["distributed"] = None  # as if the extra were not installed
-from labsrc.executors import executor_available
+from labsrc.executors.registry import executor_available
 from labsrc.kernels import get_kernel
-from labsrc.matrix import Options, plan, run_matrix
+from labsrc.harness.matrix import Options, plan, run_matrix
 print(executor_available("dask_threads"))
 cells = run_matrix(plan([get_kernel("noop")], ["noop"], ["dask_threads", "dask_procs"], [2]),
                    Options(repeats=1, tasks=2, scale=1)).cells

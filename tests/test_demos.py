@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from labsrc import demos
+from labsrc.tools import demos
 from labsrc.kernels import get_kernel
 
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labsrc import report
+from labsrc.report import tables as report
 from labsrc.cliargs import UsageError
-from labsrc.diff import Pair, _u_counts, diff_runs, format_diff, load_run, mann_whitney_p
-from labsrc.names import Status
-from labsrc.results import Cell
+from labsrc.report.diff import Pair, _u_counts, diff_runs, format_diff, load_run, mann_whitney_p
+from labsrc.core.names import Status
+from labsrc.core.results import Cell
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ENV_311 = {"python_implementation": "CPython", "python_version": "3.11.7", "gil_enabled": True,

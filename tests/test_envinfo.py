@@ -1,4 +1,4 @@
-"""labsrc.envinfo: the interpreter's build facts, and naming the ones two runs differ in."""
+"""labsrc.core.envinfo: the interpreter's build facts, and naming the ones two runs differ in."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from flags.mpcontext import start_method
-from labsrc import allocator, envinfo
-from labsrc.envinfo import (BUILD_FACTS, Optimisation, describe_optimisation, env_info,
+from labsrc.core import allocator
+from labsrc.core import envinfo
+from labsrc.core.envinfo import (BUILD_FACTS, Optimisation, describe_optimisation, env_info,
                             interpreter_differences, optimisation_flags)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,7 +155,7 @@ def test_build_facts_module_constant_lists_real_keys():
 
 
 def test_stolen_share_reads_proc_stat_and_divides_steal_by_all_time():
-    from labsrc.envinfo import steal_sample, stolen_share
+    from labsrc.core.envinfo import steal_sample, stolen_share
 
     first = steal_sample()
     if first is not None:  # Linux: counters only grow

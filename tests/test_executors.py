@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from labsrc.executors import (
+from labsrc.executors.registry import (
     EXECUTORS,
     Executor,
     ExecutorUnavailable,
@@ -19,8 +19,8 @@ from labsrc.executors import (
 )
 from labsrc.kernels import get_kernel, kernels
 from labsrc.kernels.catalog import TaskArgs
-from labsrc.names import Payload
-from labsrc.worker import TaskRef, digest
+from labsrc.core.names import Payload
+from labsrc.core.worker import TaskRef, digest
 
 RUNNABLE = [e for e in EXECUTORS if executor_available(e)[0]]
 # A Dask executor starts a cluster (~2-3 s) per opening: tests/test_dask_executors.py checks
@@ -81,7 +81,7 @@ def test_spans_name_threads_or_processes() -> None:
 
 
 def test_spans_share_one_clock_across_processes() -> None:
-    from labsrc.executors import clock
+    from labsrc.executors.registry import clock
 
     before = clock()
     out, _ = run_tasks("procs", 2, TaskRef("noop", "noop"), [(i, 1) for i in range(4)])

@@ -7,12 +7,12 @@ from dataclasses import replace
 
 from made_cells import make_cell as _row
 
-from labsrc import findings
-from labsrc.iobench import IoRow
-from labsrc.lessons import ORDER, lessons
-from labsrc.lessons.common import NO_GAIN, REAL_GAIN, span
-from labsrc.names import Payload
-from labsrc.results import Cell
+from labsrc.report import findings
+from labsrc.harness.iobench import IoRow
+from labsrc.report.lessons import ORDER, lessons
+from labsrc.report.lessons.common import NO_GAIN, REAL_GAIN, span
+from labsrc.core.names import Payload
+from labsrc.core.results import Cell
 
 
 def _kernel_rows(kernel: str, py: float, free: float, held: float, gil_py: float = 0.92,

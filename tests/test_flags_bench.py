@@ -52,7 +52,7 @@ def test_unknown_mode_fails_before_starting():
 
 
 def test_the_lab_probes_each_mode():
-    from labsrc.iobench import IO_FIELDS, measure_io
+    from labsrc.harness.iobench import IO_FIELDS, measure_io
 
     rows = measure_io(["threadpool"], 3, 0.01)
     assert rows[0].ok == 3 and rows[0].mode == "threadpool"

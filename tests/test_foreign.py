@@ -24,15 +24,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labsrc import foreign, foreign_worker
+from labsrc.interpreters import foreign
+from labsrc.interpreters import worker as foreign_worker
 from labsrc.cliargs import UsageError
-from labsrc.foreign import ForeignChecker, ForeignError, ForeignRun, WorkerProcess, run_worker
-from labsrc.interpreters import Interpreter, check_interpreters, label_for, probe
+from labsrc.interpreters.foreign import ForeignChecker, ForeignError, ForeignRun, WorkerProcess, run_worker
+from labsrc.interpreters.discover import Interpreter, check_interpreters, label_for, probe
 from labsrc.kernels import mandelbrot as pure_mandelbrot
 from labsrc.kernels import noop
 from labsrc.kernels.catalog import Impl, Kernel, VerificationError, get_kernel
-from labsrc.names import Payload, Status
-from labsrc.timing import Options
+from labsrc.core.names import Payload, Status
+from labsrc.harness.timing import Options
 
 PYPY = shutil.which("pypy3")
 needs_pypy = pytest.mark.skipif(PYPY is None, reason="pypy3 is not installed (apt install pypy3)")
@@ -84,7 +85,7 @@ def test_mandelbrot_without_numpy_gives_the_same_counts(monkeypatch: pytest.Monk
 
 
 def test_bare_python_cannot_import_numpy_but_runs_the_pure_kernels(bare_python: str) -> None:
-    code = ("import importlib.util, labsrc.kernels.mandelbrot as m, labsrc.foreign_worker as w;"
+    code = ("import importlib.util, labsrc.kernels.mandelbrot as m, labsrc.interpreters.worker as w;"
             "w.check_kernels(); print(importlib.util.find_spec('numpy') is None, type(m.mandelbrot(4, 2, 9)).__name__)")
     done = subprocess.run([bare_python, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(Path(foreign.__file__).parent.parent)})
@@ -342,7 +343,7 @@ def test_pypy_rows_are_verified_for_every_pure_kernel() -> None:
 # --- the PyPy vs CPython bench figure ----------------------------------------------------
 
 def test_interp_bench_prints_the_ratio_per_kernel(bare_python: str, bare: Interpreter) -> None:
-    from labsrc.interpbench import run_interp_bench
+    from labsrc.bench.interpreters import run_interp_bench
 
     out = io.StringIO()
     (fig,) = run_interp_bench(bare_python, ["primes"], repeats=1, workers=2, out=out)
@@ -354,7 +355,7 @@ def test_interp_bench_prints_the_ratio_per_kernel(bare_python: str, bare: Interp
 
 
 def test_interp_bench_without_the_interpreter_says_so() -> None:
-    from labsrc.interpbench import run_interp_bench
+    from labsrc.bench.interpreters import run_interp_bench
 
     out = io.StringIO()
     assert run_interp_bench("/no/such/pypy", out=out) == []

@@ -14,8 +14,11 @@ from typing import Any, Optional
 
 import pytest
 
-from labsrc import cli, envinfo, foreign_worker, report
-from labsrc.interpreters import Interpreter, label_for
+from labsrc import cli
+from labsrc.core import envinfo
+from labsrc.interpreters import worker as foreign_worker
+from labsrc.report import tables as report
+from labsrc.interpreters.discover import Interpreter, label_for
 from made_cells import make_cell
 
 _real_config_var = sysconfig.get_config_var

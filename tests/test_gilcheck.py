@@ -1,4 +1,4 @@
-"""`gil-lab check` and labsrc.gilcheck: does a call release the GIL?"""
+"""`gil-lab check` and labsrc.tools.gilcheck: does a call release the GIL?"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from labsrc.gilcheck import GilCheck, check, compile_statement
+from labsrc.tools.gilcheck import GilCheck, check, compile_statement
 
 BIG = bytes(range(256)) * 1_000_000  # 256 MB: ~0.3-0.6 s of SHA-256, long next to timeslices
 

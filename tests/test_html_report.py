@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from made_cells import make_cell
 
-from labsrc import cli, report
-from labsrc.iobench import IoRow
-from labsrc.names import Payload
-from labsrc.report_html import page
-from labsrc.report_html.page import render_report
-from labsrc.results import SCHEMA, Cell
+from labsrc import cli
+from labsrc.report import tables as report
+from labsrc.harness.iobench import IoRow
+from labsrc.core.names import Payload
+from labsrc.report.html import page
+from labsrc.report.html.page import render_report
+from labsrc.core.results import SCHEMA, Cell
 
 pytest.importorskip("jinja2", reason="the HTML report needs the report extra (Jinja2)")
 
@@ -189,7 +190,7 @@ def test_report_command_on_bad_input_exits_2_and_overwrites_nothing(
 def test_without_jinja2_the_report_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(page, "jinja_available", lambda: False)
-    monkeypatch.setattr("labsrc.report_html.command.jinja_available", lambda: False)
+    monkeypatch.setattr("labsrc.report.html.command.jinja_available", lambda: False)
     _write_run(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["report", str(tmp_path)])

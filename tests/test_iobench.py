@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from labsrc.iobench import IO_FIELDS, check_io, measure_io_under_loads
+from labsrc.harness.iobench import IO_FIELDS, check_io, measure_io_under_loads
 
 
 def test_downloads_under_a_cpu_load_carry_the_load_and_its_work() -> None:

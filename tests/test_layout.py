@@ -1,4 +1,4 @@
-"""labsrc.layout: every task call goes through the next of SHIFTS trampolines, each with a
+"""labsrc.core.layout: every task call goes through the next of SHIFTS trampolines, each with a
 frame SHIFT_BYTES larger than the one before, with the C stack moved by the next of C_SHIFTS
 offsets (cext._stack), and returns exactly what the call returns."""
 
@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-import labsrc.layout as layout
-from labsrc.layout import C_SHIFT_BYTES, C_SHIFTS, SHIFT_BYTES, SHIFTS, call_shifted
+import labsrc.core.layout as layout
+from labsrc.core.layout import C_SHIFT_BYTES, C_SHIFTS, SHIFT_BYTES, SHIFTS, call_shifted
 from twins import import_twin
 
 

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from labsrc.executors import Work
+from labsrc.executors.registry import Work
 from labsrc.kernels import get_kernel
 from labsrc.kernels.catalog import Impl, Kernel
-from labsrc.matrix import CellSpec, calibrate, fill_baselines, plan, run_matrix
-from labsrc.names import Payload, Status
-from labsrc.results import Cell
-from labsrc.timing import Options, inner_threads_for, measure_cell
+from labsrc.harness.matrix import CellSpec, calibrate, fill_baselines, plan, run_matrix
+from labsrc.core.names import Payload, Status
+from labsrc.core.results import Cell
+from labsrc.harness.timing import Options, inner_threads_for, measure_cell
 
 FAST = Options(repeats=2, tasks=4, scale=1)
 
@@ -62,8 +62,8 @@ def test_calibration_reaches_the_target() -> None:
 
 
 def test_dask_cells_get_tasks_long_enough_for_dask() -> None:
-    from labsrc.executors import executor_available
-    from labsrc.matrix import _target_s
+    from labsrc.executors.registry import executor_available
+    from labsrc.harness.matrix import _target_s
 
     primes = get_kernel("primes")
     (pools,) = plan([primes], ["py"], ["seq", "threads", "procs"], [2])
@@ -140,8 +140,8 @@ def test_statistics_derive_from_the_raw_repeats() -> None:
 def test_payload_modes_give_identical_verified_answers(kernel_name: str) -> None:
     """recipe and data process cells run the same tasks: both verified, and the digest a
     recipe worker sends is the digest of the very answer a data worker ships back."""
-    from labsrc.executors import make_executor
-    from labsrc.worker import TaskRef, digest
+    from labsrc.executors.registry import make_executor
+    from labsrc.core.worker import TaskRef, digest
 
     kernel = get_kernel(kernel_name)
     impl = "cy_nogil" if kernel.impl("cy_nogil").available()[0] else "py"
@@ -167,7 +167,7 @@ def test_a_large_answer_is_summarised_by_a_checksum_that_sees_every_byte() -> No
     import numpy as np
     import xxhash
 
-    from labsrc.worker import CHECKSUM_NAME, SMALL_ANSWER_BYTES, digest
+    from labsrc.core.worker import CHECKSUM_NAME, SMALL_ANSWER_BYTES, digest
 
     answer = np.arange(SMALL_ANSWER_BYTES + 1, dtype=np.uint8)
     summary = digest(answer)
@@ -184,10 +184,10 @@ def test_a_large_answer_is_summarised_by_a_checksum_that_sees_every_byte() -> No
 def test_a_digest_made_with_another_checksum_is_a_clear_error() -> None:
     """A worker and the parent must summarise alike (a remote worker without xxhash would
     not): the check says which checksum each used instead of calling the answer wrong."""
-    from labsrc.executors import RunOutput
+    from labsrc.executors.registry import RunOutput
     from labsrc.kernels.catalog import VerificationError
-    from labsrc.timing import Checker
-    from labsrc.worker import digest
+    from labsrc.harness.timing import Checker
+    from labsrc.core.worker import digest
 
     kernel = get_kernel("mandelbrot")
     work = _work(kernel, tasks=1, scale=kernel.quick_scale)

@@ -21,7 +21,7 @@ import pytest
 
 from labsrc.kernels import get_kernel
 from labsrc.kernels.entries.primes import count_primes_reference, is_prime_reference
-from labsrc.peersbench import run_peers_bench
+from labsrc.bench.peers import run_peers_bench
 from twins import best_freeze, import_twin
 
 pytest.importorskip("numba", reason="numba is not installed (pip install -e '.[peers]')")
@@ -188,7 +188,7 @@ def test_without_numba_the_impls_are_unavailable() -> None:
             assert str(exc) == {UNAVAILABLE!r}
         else:
             raise AssertionError("imported without numba")
-        from labsrc.peersbench import run_peers_bench
+        from labsrc.bench.peers import run_peers_bench
         assert run_peers_bench() == {{}}
         print("ok")
     """)

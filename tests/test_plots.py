@@ -6,10 +6,10 @@ from pathlib import Path
 
 from made_cells import make_cell
 
-from labsrc.iobench import IoRow
-from labsrc.names import Payload
-from labsrc.plots import choose_timeline_cells, write_plots
-from labsrc.results import Cell
+from labsrc.harness.iobench import IoRow
+from labsrc.core.names import Payload
+from labsrc.report.plots import choose_timeline_cells, write_plots
+from labsrc.core.results import Cell
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -43,7 +43,7 @@ def test_timeline_picks_the_telling_cells() -> None:
 
 
 def test_timeline_cells_are_the_users_choice_when_given() -> None:
-    from labsrc.plots import choose_timeline_cells
+    from labsrc.report.plots import choose_timeline_cells
 
     def cell(impl: str, executor: str, workers: int) -> Cell:
         return Cell("primes", impl, executor, workers, spans=((0.0, 1.0, 1),))

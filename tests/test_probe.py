@@ -8,9 +8,9 @@ import time
 import pytest
 
 from labsrc.kernels import get_kernel
-from labsrc.executors import Work
-from labsrc.timing import Options, measure_cell
-from labsrc.probe import GilProbe, KnockerProbe, ProbeStats, knocker_available, next_pause
+from labsrc.executors.registry import Work
+from labsrc.harness.timing import Options, measure_cell
+from labsrc.core.probe import GilProbe, KnockerProbe, ProbeStats, knocker_available, next_pause
 
 
 def test_stats_are_a_frozen_summary() -> None:
@@ -44,7 +44,7 @@ def _pair() -> tuple[str, str, str, int]:
 
 def _contention(kernel_name: str, impl: str, scale: int, knocker: bool = False) -> tuple[float, float | None]:
     kernel = get_kernel(kernel_name)
-    from labsrc.matrix import calibrate
+    from labsrc.harness.matrix import calibrate
 
     fn = kernel.impl(impl).load()
     scale = calibrate(kernel, fn, {}, 4, 0.15, max(1, scale))

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 
 import pytest
 
 from dataclasses import replace
 
-from labsrc import findings, report
-from labsrc.names import Payload
-from labsrc.results import SCHEMA, Cell
+from labsrc.report import findings
+from labsrc.report import tables as report
+from labsrc.core.names import Payload
+from labsrc.core.results import SCHEMA, Cell
 from made_cells import make_cell as _row
 
 
@@ -115,7 +115,7 @@ def test_busy_cpus_sample_wins_over_the_load_average() -> None:
 
 
 def test_busy_cpus_is_a_fraction_of_the_machine() -> None:
-    from labsrc.envinfo import busy_cpus
+    from labsrc.core.envinfo import busy_cpus
 
     busy = busy_cpus(0.05)
     assert busy is None or 0.0 <= busy <= (__import__("os").cpu_count() or 1)
@@ -123,7 +123,7 @@ def test_busy_cpus_is_a_fraction_of_the_machine() -> None:
 
 def test_public_api_reexports_are_the_functions() -> None:
     import labsrc
-    import labsrc.findings  # noqa: F401  (the submodules are attributes of the package too)
+    import labsrc.report.findings  # noqa: F401  (the submodules are attributes of the package too)
     import labsrc.kernels  # noqa: F401
     from labsrc import GilProbe, list_kernels, make_findings, run_matrix
 

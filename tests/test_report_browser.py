@@ -18,8 +18,8 @@ import pytest
 from made_cells import make_cell
 
 from labsrc import cli
-from labsrc.iobench import IoRow
-from labsrc.report_html.browser import chromium_flags, find_chromium
+from labsrc.harness.iobench import IoRow
+from labsrc.report.html.browser import chromium_flags, find_chromium
 
 pytest.importorskip("jinja2", reason="the HTML report needs the report extra (Jinja2)")
 CHROMIUM = find_chromium()
@@ -125,7 +125,7 @@ def test_report_of_a_real_run_in_chromium(browser: Any, tiny_run: Path) -> None:
 
 
 def test_hostile_text_stays_text_in_chromium(browser: Any, tmp_path: Path) -> None:
-    from labsrc.report_html import write_report
+    from labsrc.report.html import write_report
 
     evil = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
     cells = [make_cell("py", "seq", 1, 1.0), make_cell("py", "threads", 2, 0.95, gil=0.9),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from labsrc.names import Payload
-from labsrc.results import Cell
-from labsrc.targets import GOALS, Goal, evaluate, format_verdicts
+from labsrc.core.names import Payload
+from labsrc.core.results import Cell
+from labsrc.bench.targets import GOALS, Goal, evaluate, format_verdicts
 
 
 def _cell(impl: str, executor: str, workers: int, speedup: float = 1.0, throughput: float = 1.0,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from labsrc.gilcheck import main_thread_freeze
+from labsrc.tools.gilcheck import main_thread_freeze
 
 REQUIRE_CEXT = os.environ.get("GILLAB_REQUIRE_CEXT") == "1" or os.environ.get("CI") == "true"
 
@@ -43,7 +43,7 @@ def twin_params(kernel: str) -> list[str]:
 
 
 def best_freeze(fn: Callable[..., Any], *args: Any, releases: bool, attempts: int = 3) -> float:
-    """labsrc.gilcheck.main_thread_freeze, best of a few tries, so a loaded machine cannot
+    """labsrc.tools.gilcheck.main_thread_freeze, best of a few tries, so a loaded machine cannot
     fail a test by chance.
 
     Retrying hides no bug: a call that holds the GIL freezes the main thread every time

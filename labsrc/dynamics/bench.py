@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from labsrc.cliargs import EXIT_FAILED, EXIT_OK
+from labsrc.core.usage import EXIT_FAILED, EXIT_OK
 from labsrc.dynamics.bandwidth import DEFAULT_GAP_S, bandwidth_row
 from labsrc.dynamics.latency import latency_row
 from labsrc.dynamics.session import EchoOptions, sweep
@@ -106,7 +106,7 @@ def goals(p50: dict[tuple[str, float], float], pct: dict[str, float], loop: dict
 def run_goals(quick: bool = False) -> int:
     """Measure, print the figures and the goals; exit 1 when a measurement failed."""
     from labsrc.dynamics.reference import one_way_ms
-    from labsrc.envinfo import run_env
+    from labsrc.core.envinfo import run_env
 
     env = run_env()
     print(f"GIL dynamics goals ({KERNEL}; {env['cpu_count']} CPUs; busy CPUs at start: "

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from labsrc.cliargs import EXIT_FAILED, EXIT_OK, UsageError, split_names
+from labsrc.core.usage import EXIT_FAILED, EXIT_OK, UsageError, split_names
 from labsrc.dynamics import findings as _findings
 from labsrc.dynamics import rows as _rows
 from labsrc.dynamics.load import MAX_WORKERS, resolve
@@ -133,7 +133,7 @@ def _echo_setup(args: argparse.Namespace) -> tuple[list[Any], float, int]:
 def cmd_latency(args: argparse.Namespace) -> int:
     """Echo response time under 0..N background threads per implementation."""
     from labsrc.dynamics import latency, plots
-    from labsrc.envinfo import run_env
+    from labsrc.core.envinfo import run_env
 
     cells, chunk_s, port = _echo_setup(args)
     check_range("--ping-ms", args.ping_ms, 0, 10_000)
@@ -149,7 +149,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
 def cmd_bandwidth(args: argparse.Namespace) -> int:
     """Ping-pong packets/s under background load, as % of no load."""
     from labsrc.dynamics import bandwidth, plots
-    from labsrc.envinfo import run_env
+    from labsrc.core.envinfo import run_env
 
     cells, chunk_s, port = _echo_setup(args)
     if not 0 <= args.gap_ms <= 1000:
@@ -166,7 +166,7 @@ def cmd_bandwidth(args: argparse.Namespace) -> int:
 def cmd_loop(args: argparse.Namespace) -> int:
     """Event-loop lag and download time while CPU work runs inline / in threads / a process."""
     from labsrc.dynamics import loop, plots
-    from labsrc.envinfo import run_env
+    from labsrc.core.envinfo import run_env
 
     modes = split_names(args.modes, "--modes") or list(loop.MODES)
     for mode in modes:
@@ -201,7 +201,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     """Who holds the GIL: py-spy --gil samples of a short cell per implementation."""
     from labsrc.dynamics import plots, trace
     from labsrc.dynamics.switch import check_chunk_ms
-    from labsrc.envinfo import run_env
+    from labsrc.core.envinfo import run_env
 
     impls = check_impls(args.kernel, args.impl, "py,cy_nogil")
     if "procs" in impls:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from labsrc.dynamics.rows import BandwidthRow, LatencyRow, LoopRow
-from labsrc.report import atomic_write
+from labsrc.core.files import atomic_write
 
 
 def _pyplot() -> Any:

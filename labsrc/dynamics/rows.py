@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
-from labsrc.report import atomic_write
+from labsrc.core.files import atomic_write
 
 JSON_VERSION = 1
 

@@ -1,0 +1,167 @@
+"""The lab's performance goals, checked against the cells of one run.
+
+Each goal names a cell (kernel, implementation, executor, workers) and a bound on its
+speedup, on its single-thread throughput relative to pure Python on calibrated work, or on
+its speed relative to another executor's cell of the same work (`versus`).
+`gil-lab bench` measures the cells these goals need and prints one verdict per goal, with
+the figures it measured (from median and from fastest runs): goals are printed, never
+asserted in tests (the machines are noisy), and every figure comes from the same run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from labsrc.core.names import ExecutorName, Payload
+from labsrc.core.results import Cell
+
+SEQ, THREADS, PROCS = ExecutorName.SEQ, ExecutorName.THREADS, ExecutorName.PROCS
+THREADING, MP_POOL = ExecutorName.THREADING, ExecutorName.MP_POOL
+DASK_THREADS, DASK_PROCS = ExecutorName.DASK_THREADS, ExecutorName.DASK_PROCS
+
+ALL = "*"  # every kernel that has the implementation
+
+
+@dataclass(frozen=True)
+class Goal:
+    """`impl` under `executor` x `workers` must have `metric` `op` `bound`.
+
+    metric "speedup": against the same implementation's seq/1 on equal work;
+    metric "vs_py": seq/1 throughput over py's seq/1 throughput (work units per second);
+    metric "vs_executor": the `versus` executor's median wall over this cell's, same
+    implementation, workers and work (> 1: this executor is faster).
+    op ">=" / "<=" bound the figure; "within" bounds its distance from 1 (0.1: within 10%).
+    """
+
+    kernel: str
+    impl: str
+    executor: str
+    workers: int
+    metric: str
+    op: str
+    bound: float
+    why: str
+    versus: str = ""  # metric "vs_executor": the executor compared with
+
+    def describe(self) -> str:
+        where = "1 thread" if self.metric == "vs_py" else f"{self.executor} x{self.workers}"
+        if self.metric == "vs_executor":
+            return f"{self.impl} {where}: speed vs {self.versus} within {self.bound:.0%}"
+        what = "throughput vs py" if self.metric == "vs_py" else "speedup"
+        return f"{self.impl} {where}: {what} {self.op} {self.bound:g}x"
+
+
+GOALS: tuple[Goal, ...] = (
+    Goal("primes", "cy_nogil", SEQ, 1, "vs_py", ">=", 18, "C trial division vs Python"),
+    Goal("arcfour", "cy_nogil", SEQ, 1, "vs_py", ">=", 50, "C byte loop vs Python"),
+    Goal("sha256", "cy_nogil", SEQ, 1, "vs_py", ">=", 50, "C compression vs Python"),
+    Goal("mandelbrot", "cy_nogil", SEQ, 1, "vs_py", ">=", 50, "C doubles vs Python floats"),
+    Goal(ALL, "cy_nogil", THREADS, 2, "speedup", ">=", 1.9, "GIL released: threads run together"),
+    Goal(ALL, "cy_prange", SEQ, 2, "speedup", ">=", 1.9, "OpenMP inside one call"),
+    Goal(ALL, "cy_gil", THREADS, 2, "speedup", "<=", 1.05, "GIL held: threads take turns"),
+    Goal(ALL, "py", THREADS, 2, "speedup", "<=", 1.05, "pure Python: threads take turns"),
+    Goal(ALL, "py", PROCS, 2, "speedup", ">=", 1.8, "a GIL per process"),
+    # The book's alternatives obey the same GIL rules as the pools, at about the same cost.
+    Goal(ALL, "cy_nogil", THREADING, 2, "vs_executor", "within", 0.1, "threads on a queue.Queue",
+         versus=THREADS),
+    Goal(ALL, "py", THREADING, 2, "vs_executor", "within", 0.1, "threads on a queue.Queue", versus=THREADS),
+    Goal(ALL, "py", MP_POOL, 2, "vs_executor", "within", 0.1, "multiprocessing.Pool", versus=PROCS),
+    # A Dask worker is a thread pool in a process: threads for GIL-free code, processes for
+    # Python. Two kernels (small answers, and large ones sent back as digests): every Dask
+    # cell starts a cluster of its own, a few seconds each, and `gil-lab bench` should stay short.
+    Goal("primes", "cy_nogil", DASK_THREADS, 2, "speedup", ">=", 1.8, "GIL released: threads run together"),
+    Goal("primes", "py", DASK_THREADS, 2, "speedup", "<=", 1.1, "pure Python: threads take turns"),
+    Goal("primes", "py", DASK_PROCS, 2, "speedup", ">=", 1.6, "a GIL per Dask worker process"),
+    Goal("mandelbrot", "cy_nogil", DASK_THREADS, 2, "speedup", ">=", 1.8, "the same, large answers (digests)"),
+    Goal("mandelbrot", "py", DASK_THREADS, 2, "speedup", "<=", 1.1, "the same, large answers (digests)"),
+    Goal("mandelbrot", "py", DASK_PROCS, 2, "speedup", ">=", 1.6, "the same, large answers (digests)"),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A goal judged on one kernel: `value` from median times, `best` from the fastest run
+    of each cell (None: a cell it needs was not measured, or failed). The verdict uses
+    `best`: on a shared machine load only ever adds time, so the fastest of N runs is the
+    steadier estimate of what the code does; the median is shown beside it."""
+
+    kernel: str
+    goal: Goal
+    value: Optional[float]
+    best: Optional[float]
+
+    @property
+    def met(self) -> Optional[bool]:
+        if self.best is None:
+            return None
+        if self.goal.op == "within":
+            return abs(self.best - 1.0) <= self.goal.bound
+        return self.best >= self.goal.bound if self.goal.op == ">=" else self.best <= self.goal.bound
+
+
+def _cell(cells: Sequence[Cell], kernel: str, impl: str, executor: str, workers: int) -> Optional[Cell]:
+    # A process goal is judged on the recipe payload, the lab's default (data shipping is
+    # measured to show its cost, not to meet a goal).
+    return next((c for c in cells if c.ok and (c.kernel, c.impl, c.executor, c.workers)
+                 == (kernel, impl, executor, workers) and c.payload != Payload.DATA), None)
+
+
+def _ratio(a: float, b: float) -> Optional[float]:
+    return a / b if math.isfinite(a) and math.isfinite(b) and b > 0 else None
+
+
+def _values(cells: Sequence[Cell], kernel: str, goal: Goal) -> tuple[Optional[float], Optional[float]]:
+    """(from medians, from minima) of the goal's metric for `kernel`."""
+    cell = _cell(cells, kernel, goal.impl, goal.executor, goal.workers)
+    if cell is None:
+        return None, None
+    if goal.metric == "vs_py":  # work per second of this impl over py's, both seq/1
+        base = _cell(cells, kernel, "py", SEQ, 1)
+        if base is None:
+            return None, None
+        work, base_work = cell.tasks * cell.scale, base.tasks * base.scale
+        return (_ratio(work * base.wall_s, base_work * cell.wall_s),
+                _ratio(work * base.wall_min_s, base_work * cell.wall_min_s))
+    if goal.metric == "vs_executor":  # the other executor's time over this one's, same work
+        other = _cell(cells, kernel, goal.impl, goal.versus, goal.workers)
+        if other is None or other.tasks * other.scale != cell.tasks * cell.scale:
+            return None, None
+        return _ratio(other.wall_s, cell.wall_s), _ratio(other.wall_min_s, cell.wall_min_s)
+    base = _cell(cells, kernel, goal.impl, SEQ, 1)  # speedup: this impl's own baseline
+    if base is None:
+        return None, None
+    return _ratio(base.wall_s, cell.wall_s), _ratio(base.wall_min_s, cell.wall_min_s)
+
+
+def evaluate(cells: Sequence[Cell], goals: Sequence[Goal] = GOALS) -> list[Verdict]:
+    """One verdict per goal and kernel that this run's cells concern."""
+    kernels = list(dict.fromkeys(c.kernel for c in cells))
+    verdicts = []
+    for goal in goals:
+        for kernel in kernels:
+            if goal.kernel not in (ALL, kernel):
+                continue
+            if not any(c.kernel == kernel and c.impl == goal.impl for c in cells):
+                continue  # this kernel has no such implementation (e.g. no prange for sha256)
+            verdicts.append(Verdict(kernel, goal, *_values(cells, kernel, goal)))
+    return verdicts
+
+
+def format_verdicts(verdicts: Sequence[Verdict]) -> str:
+    """An aligned table: kernel, goal, figure from medians, from best runs, verdict."""
+    def fig(value: Optional[float]) -> str:
+        return "-" if value is None else f"{value:.3f}x"  # enough digits to see a near miss
+
+    rows = [("kernel", "goal", "median", "best", "verdict (on best)")]
+    for v in verdicts:
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[v.met]
+        rows.append((v.kernel, v.goal.describe(), fig(v.value), fig(v.best), verdict))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    met = sum(1 for v in verdicts if v.met)
+    lines.append(f"{met} of {len(verdicts)} goals met in this run (judged on each cell's fastest "
+                 "run: load from elsewhere only adds time; medians beside them).")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The Dask executors: embedded or remote clusters, their worker side and probes."""

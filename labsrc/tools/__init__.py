@@ -1,0 +1,1 @@
+"""Tools beside the matrix: `gil-lab check` (does a call release the GIL?) and the book's demos."""

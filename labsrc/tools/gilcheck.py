@@ -1,0 +1,116 @@
+"""Does this call release the GIL? Measured, for any callable or any line of Python.
+
+The question a library author asks of an extension: while `fn(*args)` runs in a worker
+thread, can other Python threads run? Two independent measurements answer it:
+
+- freeze: the main thread loops on a clock while the call runs; the longest stretch it could
+  not run a single iteration, as a fraction of the call. Holding the GIL for the whole call
+  freezes it (near 1: the 5 ms switch interval only lets it in at the edges); releasing it
+  leaves the main thread running (near 0: the OS hands out timeslices far shorter than a
+  call of a tenth of a second or more). Pure Python lands near 0 too: the interpreter
+  switches threads every few milliseconds, which is not parallelism (see `gil-lab cpu`).
+- contention: labsrc.core.probe's heartbeat during a second run of the call, while the main thread
+  only waits: the fraction of the call the heartbeat waited for the GIL.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from array import array
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from labsrc.core.probe import GilProbe
+
+RELEASES_BELOW = 0.5  # freeze under this: other threads ran through the call
+HOLDS_ABOVE = 0.8  # freeze over this: nothing else ran for most of the call
+MIN_WINDOW_S = 0.05  # shorter calls are too close to timeslices to judge
+
+
+def main_thread_freeze(fn: Callable[..., Any], *args: Any) -> tuple[float, float]:
+    """Run `fn(*args)` in a worker thread while this thread keeps executing Python.
+
+    Returns (freeze, window): `window` is how long the call took, `freeze` the longest
+    stretch of it during which this thread could not run one loop iteration, as a fraction
+    of the window. Exceptions from `fn` are re-raised here.
+    """
+    stamps = array("d")
+    span: list[float] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        span.append(time.perf_counter())
+        try:
+            fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+        span.append(time.perf_counter())
+
+    worker = threading.Thread(target=work, name="gil-check")
+    clock = time.perf_counter
+    worker.start()
+    while worker.is_alive():
+        stamps.append(clock())
+    worker.join()
+    stamps.append(clock())
+    if failure:
+        raise failure[0]
+    start, end = span
+    window = max(end - start, 1e-9)
+    # Stamps bracketing the window: the last one before it starts through the first after.
+    inside = [t for t in stamps if start < t < end]
+    before = [t for t in stamps if t <= start][-1:] or [start]
+    after = [t for t in stamps if t >= end][:1] or [end]
+    points = before + inside + after
+    longest = max(min(b, end) - max(a, start) for a, b in zip(points, points[1:]))
+    return longest / window, window
+
+
+@dataclass(frozen=True)
+class GilCheck:
+    """What `check` measured: the longest main-thread freeze (best of the tries), the call's
+    length, and the heartbeat's contention during one more call."""
+
+    freeze: float
+    window_s: float
+    contention: float
+
+    @property
+    def verdict(self) -> str:
+        if self.window_s < MIN_WINDOW_S:
+            return (f"too short to judge ({self.window_s * 1e3:.1f} ms): give the call more work, "
+                    f"at least {MIN_WINDOW_S * 1e3:.0f} ms")
+        if self.freeze < RELEASES_BELOW:
+            return "releases the GIL: other Python threads kept running during the call"
+        if self.freeze > HOLDS_ABOVE:
+            return "holds the GIL: no other Python thread ran during the call"
+        return "releases the GIL for part of the call only"
+
+
+def check(fn: Callable[..., Any], *args: Any, tries: int = 3) -> GilCheck:
+    """Measure whether `fn(*args)` releases the GIL (it is called tries + 1 times).
+
+    The freeze kept is the lowest of `tries`: outside load can only make the main thread
+    look frozen, never free, so the lowest is the call's own behaviour.
+    """
+    if tries < 1:
+        raise ValueError(f"tries must be >= 1, got {tries}")
+    runs = [main_thread_freeze(fn, *args) for _ in range(tries)]
+    freeze, window = min(runs)
+    worker = threading.Thread(target=fn, args=args, name="gil-check-probe")
+    with GilProbe() as probe:
+        worker.start()
+        worker.join()
+    return GilCheck(freeze, window, probe.stats().contention)
+
+
+def compile_statement(statement: str, setup: str = "") -> Callable[[], None]:
+    """A callable that runs `statement` (timeit-style) after `setup` ran once, here.
+
+    SyntaxError for code that does not compile; whatever `setup` raises propagates.
+    """
+    namespace: dict[str, Any] = {}
+    exec(compile(setup, "<setup>", "exec"), namespace)  # the user's own code, as in timeit
+    code = compile(statement, "<statement>", "exec")
+    return lambda: exec(code, namespace)
