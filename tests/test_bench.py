@@ -26,3 +26,21 @@ def test_worker_paces_show_a_worker_process_slower_than_the_parent() -> None:
     (line,) = worker_paces([seq, procs, threads, dask_threads, other])
     assert line.split()[:2] == ["primes/py", "procs[recipe]"]
     assert line.split()[2:] == ["1.00", "1.25"]
+
+
+def test_limit_check_names_cells_above_the_cores_and_judges_them_by_their_noise() -> None:
+    from labsrc.bench.run import limit_check
+    from labsrc.core.results import Cell
+
+    def cell(executor: str, walls: tuple[float, ...]) -> Cell:
+        return Cell("primes", "py", executor, 2, walls=walls, baseline_s=2.0, baseline_min_s=1.9,
+                    baseline_max_s=2.1, verified=True)
+
+    fine = [cell("procs", (1.0, 1.05, 1.1)), cell("threads", (1.9, 2.0, 2.1))]
+    assert limit_check(fine, 2).endswith(": met")
+    within = fine + [cell("mp_pool", (0.97, 0.98, 0.99))]
+    text = limit_check(within, 2)
+    assert "1 with a median above 2x, 0 of them beyond" in text and "within noise" in text
+    beyond = fine + [cell("mp_pool", (0.8, 0.81, 0.82))]
+    text = limit_check(beyond, 2)
+    assert "MISSED" in text.splitlines()[0] and "beyond noise" in text

@@ -197,3 +197,51 @@ def test_a_digest_made_with_another_checksum_is_a_clear_error() -> None:
     other = right._replace(algorithm="crc32")
     with pytest.raises(VerificationError, match="with crc32, this process with xxh3_64"):
         Checker(kernel, impl, work).check(RunOutput([other], [], 0.0))
+
+
+def test_timed_runs_carry_no_probe_and_one_probed_run_gives_the_gil_figures(monkeypatch) -> None:
+    """Speedups must not carry the heartbeat (it handicaps GIL-holding seq cells only), so
+    the probe is entered exactly once per cell, around a run kept apart from the walls."""
+    from labsrc.executors.base import Executor
+
+    entered: list[str] = []
+    real = Executor.gil_probe
+
+    def counted(self: Executor):
+        entered.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Executor, "gil_probe", counted)
+    kernel = get_kernel("primes")
+    impl = kernel.impl("py")
+    work = Work(kernel.make_workload(2, kernel.quick_scale), kernel.quick_scale)
+    cell = measure_cell(kernel, impl, "threads", 2, work, Options(repeats=3))
+    assert cell.ok and len(cell.walls) == 3
+    assert len(entered) == 1
+    assert math.isfinite(cell.probed_wall_s) and cell.probed_wall_s > 0
+    assert math.isfinite(cell.gil_contention)
+    assert math.isfinite(cell.probe_cost)
+
+    entered.clear()
+    quiet = measure_cell(kernel, impl, "seq", 1, work, Options(repeats=2, probe=False))
+    assert quiet.ok and len(quiet.walls) == 2 and not entered
+    assert math.isnan(quiet.probed_wall_s) and math.isnan(quiet.gil_contention)
+
+
+def test_the_matrix_probes_each_cell_once_after_its_timed_rounds() -> None:
+    kernel = get_kernel("primes")
+    result = run_matrix(plan([kernel], ["py"], ["seq", "threads"], [2]),
+                        Options(repeats=2, tasks=2, scale=kernel.quick_scale))
+    assert len(result.cells) == 2
+    for cell in result.cells:
+        assert cell.ok and len(cell.walls) == 2
+        assert math.isfinite(cell.probed_wall_s) and math.isfinite(cell.gil_contention)
+
+
+def test_fill_baselines_carries_the_baselines_noise() -> None:
+    seq = Cell("k", "py", "seq", 1, walls=(1.0, 1.2, 1.1))
+    par = Cell("k", "py", "procs", 2, walls=(0.5, 0.6, 0.55))
+    fill_baselines([seq, par])
+    assert (par.baseline_s, par.baseline_min_s, par.baseline_max_s) == (1.1, 1.0, 1.2)
+    assert par.speedup_low == pytest.approx(1.0 / 0.6)
+    assert par.speedup_high == pytest.approx(1.2 / 0.5)

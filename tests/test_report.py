@@ -137,3 +137,23 @@ def test_gilknocker_column_only_when_measured() -> None:
     rows = [replace(r, gilknocker=0.42) for r in ROWS]
     table = report.format_table(rows)
     assert "knocker" in table.splitlines()[0] and "0.42" in table
+
+
+def test_a_speedup_above_the_workers_is_never_shown_as_more_than_100_percent() -> None:
+    """The median above the limit within its own noise reads "100%~"; beyond noise it keeps
+    its figure with a "?" that the legend explains; below the limit, the plain figure."""
+    from labsrc.core.results import Cell
+
+    def cell(walls: tuple[float, ...]) -> Cell:
+        return Cell("primes", "py", "procs", 2, tasks=2, scale=1, walls=walls, baseline_s=2.0,
+                    baseline_min_s=1.9, baseline_max_s=2.1, verified=True)
+
+    eff = next(c for c in report.CPU_COLUMNS if c.header == "eff").render
+    within = cell((0.97, 0.98, 0.99))  # 2.04x median; slowest run 1.92x: noise reaches 2
+    beyond = cell((0.80, 0.81, 0.82))  # 2.47x median; even the slowest 2.32x
+    under = cell((1.1, 1.2, 1.3))
+    assert (within.above_limit, beyond.above_limit, under.above_limit) == ("within noise", "beyond noise", "")
+    assert eff(within) == "100%~"
+    assert eff(beyond) == "123%?"  # 2.47x over 2 workers
+    assert eff(under) == "83%"  # 1.67x over 2
+    assert "100%~" in report.LEGEND

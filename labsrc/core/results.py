@@ -45,6 +45,9 @@ class Cell:
     startup_s: float = 0.0  # pool start-up, timed apart from the runs
     load_s: float = math.nan  # importing (and compiling) the implementation
     baseline_s: float = math.nan  # median wall of the same implementation's seq/1 cell
+    baseline_min_s: float = math.nan  # and its fastest and slowest runs (the speedup's noise)
+    baseline_max_s: float = math.nan
+    probed_wall_s: float = math.nan  # wall of the run with the GIL probe on, apart from `walls`
     gil_contention: float = math.nan
     gil_p50_late_ms: float = math.nan
     gil_p99_late_ms: float = math.nan
@@ -92,8 +95,35 @@ class Cell:
         return self.baseline_s / wall if wall > 0 else math.nan
 
     @property
+    def speedup_low(self) -> float:
+        """The speedup's noise, low end: the baseline's fastest run over this cell's slowest."""
+        return self.baseline_min_s / self.wall_max_s if self.walls else math.nan
+
+    @property
+    def speedup_high(self) -> float:
+        """The speedup's noise, high end: the baseline's slowest run over this cell's fastest."""
+        return self.baseline_max_s / self.wall_min_s if self.walls else math.nan
+
+    @property
     def efficiency(self) -> float:
         return self.speedup / self.workers if self.workers else math.nan
+
+    @property
+    def above_limit(self) -> str:
+        """Whether the median speedup is above the worker count, which no parallel run can
+        really beat on equal work: "" (it is not), "within noise" (its own min-max range
+        reaches back to the limit: read it as 100%) or "beyond noise" (a fault to look into:
+        a baseline slowed by something the cell did not share)."""
+        if not self.workers or not self.speedup > self.workers:
+            return ""
+        return "within noise" if self.speedup_low <= self.workers else "beyond noise"
+
+    @property
+    def probe_cost(self) -> float:
+        """What the GIL heartbeat cost this cell: its probed run's wall over the median timed
+        one, minus 1 (NaN without a probed run). Not in any speedup: timed runs carry no probe."""
+        wall = self.wall_s
+        return self.probed_wall_s / wall - 1 if wall > 0 else math.nan
 
     @property
     def label(self) -> str:
@@ -141,8 +171,8 @@ class Cell:
 
 
 RAW_FIELDS = ("walls", "cpus", "spans")
-DERIVED_FIELDS = ("wall_s", "wall_min_s", "wall_max_s", "cpu_s", "speedup", "efficiency",
-                  "throughput", "noisy")
+DERIVED_FIELDS = ("wall_s", "wall_min_s", "wall_max_s", "cpu_s", "speedup", "speedup_low", "speedup_high",
+                  "efficiency", "above_limit", "probe_cost", "throughput", "noisy")
 _FLOAT_FIELDS = {f.name for f in fields(Cell) if f.type == "float"}
 
 #: CSV columns: every stored scalar field and every derived figure, in that order.

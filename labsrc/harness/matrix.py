@@ -181,6 +181,8 @@ def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> I
         for _ in range(opts.repeats):
             for run in runs:  # one timed run of every cell per round (the first opens it)
                 run.repeat()
+        for run in runs:  # then one probed run each, for the GIL figures (labsrc.harness.timing)
+            run.probe_run()
     except KeyboardInterrupt:  # stop every pool now; keep the cells that have timed runs
         partial = [run.finish(interrupted=True) for run in runs]
         for cell in partial:
@@ -195,8 +197,9 @@ def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> I
 
 
 def fill_baselines(cells: Sequence[Cell]) -> None:
-    """Give every cell its implementation's seq/1 median wall, from which its speedup follows."""
-    base = {(c.kernel, c.impl): c.wall_s for c in cells
+    """Give every cell its implementation's seq/1 median wall, from which its speedup follows,
+    and that cell's fastest and slowest runs, from which the speedup's noise follows."""
+    base = {(c.kernel, c.impl): (c.wall_s, c.wall_min_s, c.wall_max_s) for c in cells
             if c.ok and c.executor == ExecutorName.SEQ and c.workers == 1}
     for c in cells:
-        c.baseline_s = base.get((c.kernel, c.impl), math.nan)
+        c.baseline_s, c.baseline_min_s, c.baseline_max_s = base.get((c.kernel, c.impl), (math.nan,) * 3)

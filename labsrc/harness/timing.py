@@ -14,7 +14,11 @@ Rules, applied here once:
   checking costs neither wall time nor probe contention, then dropped (memory stays
   bounded, no run inherits another's pages); a digest (recipe payload) is compared with the
   digest of an answer that passed the kernel's verifier in this process;
-- a GilProbe (and optionally gilknocker) runs around each timed run, and only then;
+- no probe runs during the timed runs that speedups come from: the GIL heartbeat
+  competes with GIL-holding work for the GIL in the parent only (+2% on a `py` seq
+  cell), which would make a process pool's speedup read above the core count. Each
+  cell gets one more run, verified but kept apart from its walls, with the GilProbe
+  (and optionally gilknocker) around it: the contention figures come from that run;
 - prange implementations (`inner_threads`) get `num_threads=workers` under `seq` (one
   call, N OpenMP threads) and `num_threads=1` inside pools, so the number of busy
   threads always equals `workers`.
@@ -41,7 +45,7 @@ from labsrc.executors.registry import (
 )
 from labsrc.kernels.catalog import Impl, Kernel, VerificationError
 from labsrc.core.names import ExecutorName, Payload, Status
-from labsrc.core.probe import EMPTY_STATS, GilProbe, combined_stats
+from labsrc.core.probe import GilProbe, combined_stats
 from labsrc.core.results import Cell
 from labsrc.core.worker import ResultDigest, TaskRef, clock, digest
 
@@ -133,12 +137,12 @@ class _TimedRun:
     knock: Optional[float]
 
 
-def _timed_run(ex: Executor, ref: TaskRef, work: Work, opts: Options) -> _TimedRun:
-    """One timed run, probed by its own heartbeat (and gilknocker) for exactly its length;
-    the executor says where they beat (here, or inside its workers: Dask)."""
-    probe = ex.gil_probe() if opts.probe else None
+def _timed_run(ex: Executor, ref: TaskRef, work: Work, opts: Options, probed: bool) -> _TimedRun:
+    """One timed run; `probed`: with its own heartbeat (and gilknocker, when asked) for
+    exactly its length, where the executor says they beat (here, or in its workers: Dask)."""
+    probe = ex.gil_probe() if probed and opts.probe else None
     with ExitStack() as stack:
-        knocker = stack.enter_context(ex.knocker_probe()) if opts.knocker else None
+        knocker = stack.enter_context(ex.knocker_probe()) if probed and opts.knocker else None
         if probe:
             stack.enter_context(probe)
         cpu0, t0 = _usage_s(), clock()
@@ -164,7 +168,8 @@ class CellRun:
         self.ref = TaskRef(kernel.name, impl.name, () if threads is None else (("num_threads", threads),))
         self.cell = Cell(kernel.name, impl.name, executor, workers, len(work.args), work.scale,
                          opts.repeats, threads, None if runs_in_process(executor) else payload)
-        self.runs: list[_TimedRun] = []
+        self.runs: list[_TimedRun] = []  # the timed runs: no probe around them
+        self.probed: list[_TimedRun] = []  # the probed run, apart from the timed ones
         self._ex: Optional[Executor] = None
         self._opened = False
 
@@ -189,21 +194,35 @@ class CellRun:
             if self.opts.warmup:
                 self.checker.check(self._ex.run(self.ref, self.work))
 
+    @property
+    def wants_probe(self) -> bool:
+        """Whether this cell's options ask for GIL figures (and so for a probed run)."""
+        return self.opts.probe or self.opts.knocker
+
     def repeat(self) -> None:
-        """One timed, probed run (opening the cell first if needed); checked right after,
-        then only its spans are kept."""
+        """One timed run, without a probe (opening the cell first if needed); checked right
+        after, then only its spans are kept."""
+        self._run(probed=False)
+
+    def probe_run(self) -> None:
+        """The probed run: checked like the others, its wall kept apart (`probed_wall_s`),
+        its heartbeat (and gilknocker) figures the cell's GIL contention."""
+        if self.wants_probe:
+            self._run(probed=True)
+
+    def _run(self, probed: bool) -> None:
         if not self._opened:
             self.open()
         if not self.alive:
             return
         assert self._ex is not None
         with self._guard():
-            run = _timed_run(self._ex, self.ref, self.work, self.opts)
+            run = _timed_run(self._ex, self.ref, self.work, self.opts, probed)
             self.checker.check(run.output)
             if self.cell.payload is not None and self.cell.ipc_bytes is None:
                 self.cell.ipc_bytes = self._ipc_bytes(run.output.results[0])
             run.output = RunOutput([], run.output.spans, run.output.worker_cpu_s)
-            self.runs.append(run)
+            (self.probed if probed else self.runs).append(run)
 
     def _ipc_bytes(self, answer: Any) -> int:
         """What one task costs to ship to a worker process and back, as pickled bytes."""
@@ -230,7 +249,7 @@ class CellRun:
         if cell.ok and not self.runs:
             cell.status, cell.reason = Status.FAILED, "no timed run"
         if cell.ok:
-            _summarise(cell, self.runs)
+            _summarise(cell, self.runs, self.probed)
         return cell
 
     @contextmanager
@@ -251,18 +270,21 @@ class CellRun:
         self.close(abort=True)
 
 
-def _summarise(cell: Cell, runs: list[_TimedRun]) -> None:
-    probes = [r.probe for r in runs if r.probe is not None]
-    knocks = [(r.knock, r.wall_s) for r in runs if r.knock is not None]
+def _summarise(cell: Cell, runs: list[_TimedRun], probed: list[_TimedRun]) -> None:
+    probes = [r.probe for r in probed if r.probe is not None]
+    knocks = [(r.knock, r.wall_s) for r in probed if r.knock is not None]
     cell.verified = True
     cell.walls = tuple(r.wall_s for r in runs)
     cell.cpus = tuple(r.cpu_s for r in runs)
-    stats = combined_stats(probes) if probes else EMPTY_STATS
+    if probed:
+        cell.probed_wall_s = statistics.median(r.wall_s for r in probed)
     if knocks:
         cell.gilknocker = sum(k * w for k, w in knocks) / sum(w for _, w in knocks)
-    cell.gil_contention = stats.contention
-    cell.gil_p50_late_ms = stats.p50_late_s * 1e3
-    cell.gil_p99_late_ms = stats.p99_late_s * 1e3
+    if probes:  # without a probe the GIL figures stay NaN ("-"): unmeasured, not zero
+        stats = combined_stats(probes)
+        cell.gil_contention = stats.contention
+        cell.gil_p50_late_ms = stats.p50_late_s * 1e3
+        cell.gil_p99_late_ms = stats.p99_late_s * 1e3
     # Spans of the run closest to the median, relative to that run's first start.
     median_wall = statistics.median(cell.walls)
     median_run = min(runs, key=lambda r: abs(r.wall_s - median_wall)).output
@@ -278,6 +300,7 @@ def measure_cell(kernel: Kernel, impl: Impl, executor: str, workers: int, work: 
         run.open()
         for _ in range(opts.repeats):
             run.repeat()
+        run.probe_run()
     except BaseException:
         run.close(abort=True)
         raise

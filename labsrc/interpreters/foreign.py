@@ -199,6 +199,7 @@ class ForeignRun:
         specs = plan([kernel], [PURE_IMPL], executors, workers, (Payload.RECIPE,))[0].cells
         self.cells: list[Cell] = []
         self.runs: list[list[dict[str, Any]]] = []
+        self.probed: list[list[dict[str, Any]]] = []  # the run apart with the heartbeat on
         for spec in specs:
             payload = Payload.RECIPE if spec.executor == ExecutorName.PROCS else None
             cell = Cell(kernel.name, self.impl, spec.executor, spec.workers, repeats=opts.repeats,
@@ -208,6 +209,7 @@ class ForeignRun:
                 cell.reason = f"not run under {proc.interp.label} (its worker runs seq, threads, procs)"
             self.cells.append(cell)
             self.runs.append([])
+            self.probed.append([])
         self.timeout = ROUND_TIMEOUT_S
         self.checker: Optional[ForeignChecker] = None
 
@@ -264,19 +266,23 @@ class ForeignRun:
                 return False
         return True
 
-    def round(self) -> None:
-        """One timed run of every cell there; each run's answers are checked here."""
-        replies = self.proc.request("round", self.opts.probe, timeout=self.timeout)
+    def round(self, probed: bool = False) -> None:
+        """One timed run of every cell there; each run's answers are checked here. As in
+        labsrc.harness.timing, the timed runs carry no heartbeat; `probed` is the one run
+        apart with it, for the GIL figures."""
+        if probed and not self.opts.probe:
+            return
+        replies = self.proc.request("round", probed, timeout=self.timeout)
         for i, run in zip(self._live(), replies):
             if self._check(self.cells[i], run.get("failure"), run.get("answers")):
                 run.pop("answers", None)
-                self.runs[i].append(run)
+                (self.probed[i] if probed else self.runs[i]).append(run)
 
     def finish(self, interrupted: bool = False) -> list[Cell]:
         """The cells with their figures (those with no timed run are failed, or dropped
         when Ctrl-C came first)."""
         out = []
-        for cell, runs in zip(self.cells, self.runs):
+        for cell, runs, probed in zip(self.cells, self.runs, self.probed):
             if cell.ok and not runs:
                 if interrupted:
                     continue
@@ -284,16 +290,18 @@ class ForeignRun:
             if cell.ok:
                 if interrupted and len(runs) < cell.repeats:
                     cell.reason = f"interrupted after {len(runs)} of {cell.repeats} runs"
-                _summarise(cell, runs)
+                _summarise(cell, runs, probed)
             out.append(cell)
         return out
 
 
-def _summarise(cell: Cell, runs: list[dict[str, Any]]) -> None:
+def _summarise(cell: Cell, runs: list[dict[str, Any]], probed: list[dict[str, Any]]) -> None:
     cell.verified, cell.repeats = True, len(runs)
     cell.walls = tuple(r["wall"] for r in runs)
     cell.cpus = tuple(r["cpu"] for r in runs)
-    cell.gil_contention, cell.gil_p50_late_ms, cell.gil_p99_late_ms = _lateness_stats(runs)
+    cell.gil_contention, cell.gil_p50_late_ms, cell.gil_p99_late_ms = _lateness_stats(probed)
+    if probed:
+        cell.probed_wall_s = sorted(r["wall"] for r in probed)[len(probed) // 2]
     median = sorted(cell.walls)[len(cell.walls) // 2]
     spans = min(runs, key=lambda r: abs(r["wall"] - median))["spans"]
     origin = min((s[0] for s in spans), default=0.0)
@@ -313,6 +321,7 @@ def run_worker(interp: Interpreter, kernels: Sequence[Kernel], executors: Sequen
                 run.open()
                 for _ in range(opts.repeats):
                     run.round()
+                run.round(probed=True)
             except KeyboardInterrupt:
                 proc.kill()
                 cells += run.finish(interrupted=True)

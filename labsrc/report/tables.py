@@ -25,12 +25,20 @@ NOTES = {
     "walls": "wall seconds of each timed run, raw; wall_s/min/max are derived from them",
     "speedup": "vs the same implementation's seq run with 1 worker, on the same tasks",
     "efficiency": "speedup / workers",
+    "speedup_low": "the speedup's noise: the baseline's fastest run over this cell's slowest",
+    "speedup_high": "the baseline's slowest run over this cell's fastest",
+    "above_limit": ("'' or, where the median speedup exceeds the workers: 'within noise' (speedup_low "
+                    "reaches the limit: read it as 100%) or 'beyond noise' (a fault to look into)"),
+    "probed_wall_s": ("wall of the one run with the GIL heartbeat on; kept apart from walls, so that no "
+                      "speedup carries the heartbeat's cost"),
+    "probe_cost": "probed_wall_s over wall_s, minus 1: what the heartbeat costs this cell",
     "throughput": "work units (tasks x scale) per second; compare implementations by this",
     "num_threads": "prange implementations: num_threads = workers under seq, 1 inside pools",
     "payload": ("process executors: 'recipe' sends (kernel, scale, task index) and gets small "
                 "answers whole, large ones as a checksum (XXH3, else CRC-32); 'data' pickles "
                 "the input and the answer"),
-    "gil_contention": "fraction 0..1 of the cell the GIL heartbeat waited beyond its 1 ms sleep",
+    "gil_contention": ("fraction 0..1 of the probed run the GIL heartbeat waited beyond its 1 ms sleep "
+                       "(the timed runs carry no heartbeat)"),
     "cpu_s": "RUSAGE_SELF + RUSAGE_CHILDREN, plus CPU reported by live pool workers",
     "startup_s": "pool start-up, measured apart from (and not included in) wall_s",
     "load_s": "importing (and compiling, for JIT peers) the implementation, apart from wall_s",
@@ -109,7 +117,10 @@ def legend(env: Optional[Mapping[str, Any]] = None) -> str:
     GIL (env["interpreters"], from --python) get their own sentence."""
     text = ("speedup: vs the same implementation's seq/1 on the same tasks; work/s: throughput, compare "
             f"implementations by it; GIL: {gil_column_note(env)}; start-up: pool start, not in wall; "
-            f"[recipe]/[data]: what a process task ships; !: max/min over repeats > {SPREAD_LIMIT}")
+            f"[recipe]/[data]: what a process task ships; !: max/min over repeats > {SPREAD_LIMIT}; "
+            "eff 100%~: the median speedup is above the workers but within its own min-max noise "
+            "(no run beats that limit on equal work); NNN%?: above it beyond noise, look into it; "
+            "timed runs carry no GIL probe, a run apart from them measures GIL")
     others = (env or {}).get("interpreters") or {}
     free = [label for label, block in others.items()
             if isinstance(block, Mapping) and block.get("gil_enabled") is False]
@@ -140,6 +151,15 @@ def pool_startup_s(cell: Cell) -> Optional[float]:
     return cell.startup_s if started else None
 
 
+def _efficiency(cell: Cell) -> str:
+    """speedup / workers; never a figure above 100% as if it were real: a median above the
+    limit within its own min-max noise reads "100%~", one beyond it "NNN%?" (see LEGEND)."""
+    if cell.above_limit == "within noise":
+        return "100%~"
+    text = _num(".0%")(cell.efficiency)
+    return text + "?" if cell.above_limit else text
+
+
 CPU_COLUMNS: tuple[Column, ...] = (
     Column("kernel", _key("kernel"), right=False),
     Column("impl", _key("impl"), right=False),
@@ -150,7 +170,7 @@ CPU_COLUMNS: tuple[Column, ...] = (
     Column("cpu", _key("cpu_s", _seconds)),
     Column("start-up", lambda c: _seconds(pool_startup_s(c))),
     Column("speedup", _key("speedup", _num(".2f"))),
-    Column("eff", _key("efficiency", _num(".0%"))),
+    Column("eff", _efficiency),
     Column("work/s", _key("throughput", _num(".3g"))),
     Column("GIL", _key("gil_contention", _num(".2f"))),
     Column("ok", _status, right=False),
