@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -34,3 +35,27 @@ def no_fork_in_a_threaded_process() -> Iterator[None]:
     if forks:
         pytest.fail(f"fork() in a multi-threaded process: {forks[0].message} "
                     f"({forks[0].filename}:{forks[0].lineno})")
+
+
+def _free_threaded_python() -> str | None:
+    """A free-threaded CPython to run other interpreters' suites against: $GILLAB_FT_PYTHON,
+    else pyenv's newest X.Y.Zt (what `bash .ci/get-python` builds), else None."""
+    given = os.environ.get("GILLAB_FT_PYTHON")
+    if given:
+        return given
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted((p for p in root.glob("3.*t") if (p / "bin" / "python").exists()),
+                   key=lambda p: [int(n) for n in p.name[:-1].split(".")], reverse=True) if root.is_dir() else []
+    return str(found[0] / "bin" / "python") if found else None
+
+
+@pytest.fixture(scope="session")
+def ft_python() -> str:
+    """The path of a free-threaded CPython. CI builds one (.ci/get-python) and sets
+    GILLAB_REQUIRE_FT=1, so that a missing one fails there instead of skipping."""
+    found = _free_threaded_python()
+    if found is None:
+        if os.environ.get("GILLAB_REQUIRE_FT"):
+            pytest.fail("no free-threaded Python (GILLAB_REQUIRE_FT=1): run bash .ci/get-python")
+        pytest.skip("no free-threaded Python here (bash .ci/get-python 3.13.5t builds one)")
+    return found

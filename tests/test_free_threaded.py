@@ -103,3 +103,35 @@ def test_a_free_threaded_interpreter_is_labelled_with_t(monkeypatch: pytest.Monk
     block = interp.env_block()
     assert block["gil_enabled"] is False and block["gil_probe_measures"].startswith("scheduling latency")
     assert "@" + label in report.legend({"gil_enabled": True, "interpreters": {label: block}})
+
+
+def test_labels_say_when_a_free_threaded_build_has_its_gil_back() -> None:
+    from labsrc.interpreters.discover import label_for
+
+    facts = {"python_implementation": "CPython", "python_version": "3.13.5", "free_threaded_build": True}
+    assert label_for({**facts, "gil_enabled": False}) == "3.13t"
+    assert label_for({**facts, "gil_enabled": True}) == "3.13t+gil"
+
+
+def test_gil_suffix_on_a_gil_build_is_a_usage_error() -> None:
+    import sys
+
+    from labsrc.core.usage import UsageError
+    from labsrc.interpreters.discover import probe
+
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        pytest.skip("this test needs a GIL build to run it")
+    with pytest.raises(UsageError, match="only a free-threaded build"):
+        probe(sys.executable + ":gil")
+
+
+def test_a_real_free_threaded_interpreter_and_its_gil_suffix(ft_python: str) -> None:
+    """Probed for real: the build is free-threaded, its GIL off; with `:gil` the same
+    interpreter runs with PYTHON_GIL=1 and the GIL on, under its own label."""
+    from labsrc.interpreters.discover import probe
+
+    free = probe(ft_python)
+    assert free.facts["free_threaded_build"] is True and free.gil_enabled is False
+    relocked = probe(ft_python + ":gil")
+    assert relocked.gil_enabled is True and relocked.label == free.label + "+gil"
+    assert relocked.env()["PYTHON_GIL"] == "1" and relocked.env_block()["environment"] == {"PYTHON_GIL": "1"}

@@ -10,8 +10,13 @@ Each path is probed once, before anything is measured, by running a few lines un
 - the small worker (labsrc.interpreters.worker): any Python >= 3.9 where the pure kernels
   import (PyPy as Debian ships it: no numpy), for the `py` implementation only.
 
+`PATH:gil` is the same interpreter with `PYTHON_GIL=1` in its environment: on a
+free-threaded build that turns the GIL back on, which separates what the build costs (its
+rows without a GIL) from what the lock costs (these rows, labelled `3.13t+gil`).
+
 A missing path, an interpreter that does not start, one older than 3.9 or one where even
-the pure kernels do not import is bad input (UsageError: exit 2, with the path and why).
+the pure kernels do not import is bad input (UsageError: exit 2, with the path and why);
+so is `:gil` on a build that has no GIL to turn on.
 """
 
 from __future__ import annotations
@@ -64,9 +69,14 @@ sys.stdout.write("\n" + json.dumps(out) + "\n")
 """
 
 
-def child_env() -> dict[str, str]:
-    """The environment of every child interpreter: ours, with this checkout first on PYTHONPATH."""
+GIL_SUFFIX = ":gil"  # --python PATH:gil -> PYTHON_GIL=1 there
+
+
+def child_env(extra: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """The environment of every child interpreter: ours, with this checkout first on
+    PYTHONPATH, plus `extra` (PYTHON_GIL=1 for `PATH:gil`)."""
     env = dict(os.environ)
+    env.update(extra)
     paths = [str(SOURCE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env.pop("PYTHONHOME", None)  # ours would point another interpreter at the wrong stdlib
@@ -74,11 +84,14 @@ def child_env() -> dict[str, str]:
 
 
 def label_for(facts: dict[str, Any]) -> str:
-    """How rows run under an interpreter are labelled: 'pypy3.9', '3.13', '3.14t' (free-threaded)."""
+    """How rows run under an interpreter are labelled: 'pypy3.9', '3.13', '3.14t' (free-threaded),
+    '3.14t+gil' (a free-threaded build whose GIL is on at run time: PYTHON_GIL=1)."""
     major, minor = (facts.get("python_version") or "?.?").split(".")[:2]
     implementation = str(facts.get("python_implementation") or "")
     if implementation == "CPython":
-        return f"{major}.{minor}" + ("t" if facts.get("free_threaded_build") else "")
+        if not facts.get("free_threaded_build"):
+            return f"{major}.{minor}"
+        return f"{major}.{minor}t" + ("+gil" if facts.get("gil_enabled") else "")
     return f"{implementation.lower()}{major}.{minor}"
 
 
@@ -91,6 +104,11 @@ class Interpreter:
     facts: dict[str, Any] = field(hash=False, compare=False)  # keys of envinfo.interpreter_build
     runs_lab: bool = False  # gil-lab itself imports there: run `PATH -m labsrc cpu` there
     lab_error: str = ""  # why the lab itself does not run there (the worker is used instead)
+    extra_env: tuple[tuple[str, str], ...] = ()  # set in its environment (PYTHON_GIL=1 for PATH:gil)
+
+    def env(self) -> dict[str, str]:
+        """The environment to start this interpreter in."""
+        return child_env(self.extra_env)
 
     @property
     def label(self) -> str:
@@ -116,6 +134,8 @@ class Interpreter:
         from labsrc.core.envinfo import probe_meaning
 
         block["gil_probe_measures"] = probe_meaning(self.gil_enabled, bool(self.facts.get("free_threaded_build")))
+        if self.extra_env:
+            block["environment"] = dict(self.extra_env)
         block.update(path=self.path, executable=self.executable,
                      runs=("the lab itself" if self.runs_lab else "the pure-kernel worker"))
         return block
@@ -141,7 +161,12 @@ def _tail(text: str, lines: int = 3) -> str:
 
 
 def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> Interpreter:
-    """Run the probe under `path`; UsageError naming the path and the reason when it cannot serve."""
+    """Run the probe under `path` (`PATH:gil`: with PYTHON_GIL=1); UsageError naming the path
+    and the reason when it cannot serve."""
+    given = path
+    extra: tuple[tuple[str, str], ...] = ()
+    if path.endswith(GIL_SUFFIX) and not Path(path).exists():
+        path, extra = path[:-len(GIL_SUFFIX)], (("PYTHON_GIL", "1"),)
     found = shutil.which(path) if os.sep not in path else path
     if found is None or not Path(found).exists():
         raise UsageError(f"--python {path}: no such interpreter (not a file, not on PATH)")
@@ -149,7 +174,7 @@ def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> Interpreter:
         raise UsageError(f"--python {path}: not an executable file")
     try:
         done = subprocess.run([found, "-c", _PROBE], capture_output=True, text=True,
-                              timeout=timeout_s, env=child_env(), stdin=subprocess.DEVNULL)
+                              timeout=timeout_s, env=child_env(extra), stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise UsageError(f"--python {path}: did not answer a version check within {timeout_s:g} s") from None
     except OSError as exc:
@@ -167,10 +192,14 @@ def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> Interpreter:
     if "worker_error" in answer or "facts" not in answer:
         raise UsageError(f"--python {path}: the pure kernels do not import there: "
                          f"{answer.get('worker_error', _tail(done.stderr))}")
+    if extra and not answer["facts"].get("free_threaded_build"):
+        raise UsageError(f"--python {given}: {GIL_SUFFIX} sets PYTHON_GIL=1, which only a free-threaded "
+                         f"build (e.g. python3.13t) has a GIL to turn on with; {path} is Python {shown} "
+                         "with the GIL always on")
     runs_lab = version[:2] >= MIN_LAB and answer.get("lab_schema") == SCHEMA
     lab_error = "" if runs_lab else answer.get("lab_error", f"Python {shown} < 3.11" if version[:2] < MIN_LAB
                                                 else "another results schema")
-    return Interpreter(path, found, answer["facts"], runs_lab, lab_error)
+    return Interpreter(given, found, answer["facts"], runs_lab, lab_error, extra)
 
 
 def check_interpreters(text: Optional[str], impls: Optional[Sequence[str]]) -> list[Interpreter]:

@@ -31,7 +31,7 @@ import zlib
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Optional, Sequence
 
-from labsrc.interpreters.discover import PURE_IMPL, Interpreter, child_env, failed_cell
+from labsrc.interpreters.discover import PURE_IMPL, Interpreter, failed_cell
 from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError
 from labsrc.harness.matrix import calibrate, plan
 from labsrc.core.names import ExecutorName, Payload, Status
@@ -63,7 +63,7 @@ class WorkerProcess:
         try:
             self._proc = subprocess.Popen(
                 [interp.executable, "-c", _LAUNCH, str(req_r), str(rep_w)], pass_fds=(req_r, rep_w),
-                env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env=self.interp.env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=self._stderr, start_new_session=True)  # its own group: killed as one
         except BaseException:
             for fd in (req_r, req_w, rep_r, rep_w):

@@ -15,7 +15,7 @@ import tempfile
 from typing import Any, Callable, Optional, Sequence
 
 from labsrc.interpreters.discover import failed_cell
-from labsrc.interpreters.discover import Interpreter, child_env
+from labsrc.interpreters.discover import Interpreter
 from labsrc.kernels.catalog import Kernel
 from labsrc.core.results import SCHEMA, Cell
 from labsrc.harness.timing import Options
@@ -56,7 +56,7 @@ def run_lab(interp: Interpreter, kernels: Sequence[Kernel], impls: Optional[Sequ
         json_path = os.path.join(tmp, "results.json")
         with open(os.path.join(tmp, "stderr"), "w+b") as err:
             argv = lab_command(interp, kernels, impls, executors, workers, opts, json_path)
-            proc = subprocess.Popen(argv, env=child_env(), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, env=interp.env(), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
             try:
                 code: Optional[int] = proc.wait(timeout=timeout_s)

@@ -4,7 +4,8 @@ Each lesson is a function `Run -> Finding | None` (labsrc.report.lessons.common)
 numbers it rests on (per kernel in a small table) and adds its interpretation only when
 those numbers pass the thresholds named beside it. `lessons()` runs them in `ORDER`:
 the machine-load warning, GIL held vs released, compiling is not enough, processes, OpenMP
-inside one call, single-core speed, I/O, I/O under CPU load, Dask, and problems last.
+inside one call, single-core speed, without the GIL (free-threaded rows beside GIL-build
+rows), I/O, I/O under CPU load, Dask, and problems last.
 `labsrc.report.findings` prints them as text; the HTML report renders `Finding.as_dict()`.
 """
 
@@ -16,6 +17,7 @@ from labsrc.harness.iobench import IoRow
 from labsrc.report.lessons.common import Finding, Run
 from labsrc.report.lessons.cores import openmp, processes, single_core
 from labsrc.report.lessons.io import downloads, downloads_under_load
+from labsrc.report.lessons.nogil import without_gil
 from labsrc.report.lessons.run import dask, machine_load, problems
 from labsrc.report.lessons.threads import compiled_not_enough, gil_released
 from labsrc.core.results import Cell
@@ -24,7 +26,7 @@ Lesson = Callable[[Run], Optional[Finding]]
 
 #: The lessons, in the order a reader meets them.
 ORDER: tuple[Lesson, ...] = (
-    machine_load, gil_released, compiled_not_enough, processes, openmp, single_core,
+    machine_load, gil_released, compiled_not_enough, processes, openmp, single_core, without_gil,
     downloads, downloads_under_load, dask, problems,
 )
 
