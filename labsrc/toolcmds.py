@@ -41,13 +41,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The book's demos: `map` (Executor.map, timestamped) and `spinner`."""
+    """The book's demos, `map` (Executor.map, timestamped) and `spinner`; and `reenable`
+    (an undeclared extension turns a free-threaded build's GIL back on)."""
     from labsrc.tools import demos
 
     if args.which == "map":
         demos.demo_map(scale=args.scale)
-    else:
+    elif args.which == "spinner":
         demos.demo_spinner(seconds=args.seconds)
+    else:
+        from labsrc.tools.reenable import demo_reenable
+
+        try:
+            demo_reenable(args.python)
+        except ValueError as exc:  # not a free-threaded build: the user's choice, exit 2
+            raise UsageError(str(exc)) from None
+        except RuntimeError as exc:
+            print(f"gil-lab: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     return EXIT_OK
 
 
@@ -87,8 +98,10 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     p.add_argument("statement", help="Python code to run (give it ~0.1 s of work or more)")
     p.add_argument("--setup", default="", help="code run once before, e.g. imports and data")
     p.add_argument("--tries", type=positive_int, default=3, help="measurements of the freeze (default 3)")
-    p = sub.add_parser("demo", help="the book's demos")
-    p.add_argument("which", choices=("map", "spinner"))
+    p = sub.add_parser("demo", help="the book's demos, and the free-threaded GIL's silent re-enable")
+    p.add_argument("which", choices=("map", "spinner", "reenable"))
+    p.add_argument("--python", help="reenable: the free-threaded interpreter to run it under "
+                                     "(default: this one), e.g. ~/.pyenv/versions/3.13.5t/bin/python")
     p.add_argument("--scale", type=float_in(0, 100), default=1.0, help="map: multiply the sleeps")
     p.add_argument("--seconds", type=float_in(0, 600), default=1.5, help="spinner: seconds of work per kernel")
     p = sub.add_parser("bench", help="harness and probe overhead, then the kernels' speed goals")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -59,10 +61,44 @@ def test_cython_version_is_the_one_that_built(info: dict[str, object]) -> None:
         assert built == _major_minor(Cython.__version__)
 
 
-@pytest.mark.parametrize("module", [m for m in PYX_MODULES if not m.startswith("_")])
+# Built without the free-threading declaration on purpose: importing it turns a free-threaded
+# build's GIL on for the whole process, so it is imported only in a child process here.
+UNDECLARED = "primes_undeclared"
+
+
+@pytest.mark.parametrize("module", [m for m in PYX_MODULES if not m.startswith("_") and m != UNDECLARED])
 def test_every_kernel_extension_is_built(module: str) -> None:
     """Each cext/*.pyx imports (locally an unbuilt one skips; CI insists)."""
     assert import_twin(f"cext.{module}").__name__ == f"cext.{module}"
+
+
+def test_the_undeclared_twin_is_built_and_answers_like_its_model() -> None:
+    """cext.primes_undeclared, in a child process: the same answers as cext.primes, and on a
+    free-threaded build the GIL on after its import (off before), with CPython's warning."""
+    import_twin("cext.primes")  # skips locally (fails in CI) when unbuilt
+    code = textwrap.dedent("""
+        import json, sys, warnings
+        before = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import cext.primes_undeclared as m
+        import cext.primes as model
+        after = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+        print(json.dumps({"same": m.count_primes(0, 5000) == model.count_primes(0, 5000) == 669,
+                          "before": before, "after": after, "warned": [str(w.message) for w in caught]}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHON_GIL"})
+    assert done.returncode == 0, done.stderr
+    import sysconfig
+
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["same"]
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        assert answer["before"] is False and answer["after"] is True
+        assert any("GIL" in w and "primes_undeclared" in w for w in answer["warned"]), answer["warned"]
+    else:
+        assert answer["before"] is True and answer["after"] is True and not answer["warned"]
 
 
 def test_unbuilt_checkout_says_how_to_build(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import pytest
 
@@ -53,3 +54,25 @@ def test_spinner_stops_and_reraises_when_the_kernel_raises() -> None:
 
     with pytest.raises(ValueError, match="kernel broke"):
         demos.spin_while(broken, interval=0.01)
+
+
+def test_reenable_demo_on_a_gil_build_is_a_usage_error_and_on_a_free_threaded_one_shows_the_cost() -> None:
+    """`gil-lab demo reenable`: under a GIL build, exit 2 with the reason; under a
+    free-threaded one (CI's 3.13t run), the import turns the GIL on, with CPython's
+    warning, unless PYTHON_GIL=0 keeps it off."""
+    import sysconfig
+
+    from labsrc.tools.reenable import demo_reenable
+
+    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        with pytest.raises(ValueError, match="needs a free-threaded build"):
+            demo_reenable(sys.executable, out=io.StringIO())
+        return
+    out = io.StringIO()
+    default, forced_off = demo_reenable(sys.executable, out=out)
+    assert default.before_gil is False and default.after_gil is True
+    assert any("GIL" in w for w in default.warnings)
+    # The speedups are the demo's figures, printed, not asserted: timing belongs to the bench.
+    assert default.before_speedup > 0 and default.after_speedup > 0
+    assert forced_off.before_gil is False and forced_off.after_gil is False
+    assert "after the import:  GIL on" in out.getvalue()
