@@ -59,3 +59,21 @@ def ft_python() -> str:
             pytest.fail("no free-threaded Python (GILLAB_REQUIRE_FT=1): run bash .ci/get-python")
         pytest.skip("no free-threaded Python here (bash .ci/get-python 3.13.5t builds one)")
     return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On a free-threaded build, the whole session must end with the GIL still off: an
+    extension imported without the free-threading declaration turns it on for the whole
+    process (silently, but for a RuntimeWarning), and every "without the GIL" figure after
+    that would be a GIL figure. The suite then fails, naming what to look for."""
+    import sysconfig
+    import sys
+
+    if sysconfig.get_config_var("Py_GIL_DISABLED") and sys._is_gil_enabled():
+        if os.environ.get("PYTHON_GIL") == "1":
+            return  # asked for on purpose
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nFAILED: this free-threaded Python ended the test session with the GIL enabled: "
+              "a module imported without the free-threading declaration turned it on "
+              "(look for 'RuntimeWarning: The global interpreter lock (GIL) has been enabled').",
+              file=sys.stderr)
