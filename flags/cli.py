@@ -20,7 +20,7 @@ from string import ascii_uppercase
 
 from flags.common import ExitCode, MODES, Config, Result, Status, actual_workers, final_report, initial_report, load_mode, run_mode
 from flags.countries import COUNTRY_CODES, EVERY_CC, POP20_CC
-from flags.mpcontext import start_method
+from flags.mpcontext import run_as_module_main, start_method
 
 DEFAULT_SERVER = "LOCAL"
 SERVER_LABELS = ("LOCAL", "DELAY", "ERROR", "REMOTE")
@@ -171,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     if result.interrupted:
         return _exit_interrupted()
     return EXIT_ERRORS if result.counter[Status.ERROR] else EXIT_OK
+
+
+def console_main() -> int:
+    """Entry point of the ``flags`` console script: ``python -m flags``, run from a wrapper
+    script, so its worker processes skip that script as they do under ``python -m``."""
+    run_as_module_main("flags.__main__")
+    return main()
 
 
 def _exit_interrupted() -> int:

@@ -8,8 +8,10 @@ the command line and the summary live here and in ``flags.cli``, once.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
+import ssl
 import sys
 import tempfile
 import threading
@@ -175,12 +177,28 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
 
+@functools.cache
+def shared_ssl_context(trust_env: bool) -> ssl.SSLContext:
+    """The one verifying SSL context of this process (per `trust_env`) for the sync clients.
+
+    httpx builds a new context for every client, loading certifi's CA bundle each time
+    (~20 ms, and ~100 ms with the imports the first one pulls in): nothing for one client,
+    but a processpool worker makes its own, so 20 workers on 2 cores paid it 20 times
+    before their first request. One context serves any number of clients and threads, and
+    the processpool's forkserver builds it before forking (flags._preload), so workers
+    inherit it ready. Verification is httpx's default: SSL_CERT_FILE or SSL_CERT_DIR when
+    `trust_env`, else certifi's bundle (read once: later changes to those variables are
+    not seen).
+    """
+    return httpx.create_ssl_context(trust_env=trust_env)
+
+
 def make_sync_client(config: Config) -> httpx.Client:
     """One client per run (per worker process for processpool), pooled for `workers`."""
     n = max(1, config.workers)
     return httpx.Client(timeout=httpx.Timeout(config.timeout), follow_redirects=True,
                         limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                        trust_env=config.trust_env)
+                        trust_env=config.trust_env, verify=shared_ssl_context(config.trust_env))
 
 
 def get_within(client: httpx.Client, url: str, timeout: float) -> tuple[int, str, bytes]:

@@ -13,6 +13,11 @@ ever release them: the child can hang forever. Python 3.12+ warns about it ("Thi
 fork+exec, which is safe), so the parent's threads never matter; ``spawn`` is the fallback
 where there is no forkserver (Windows). ``fork`` is never chosen.
 
+What a new worker costs is what it imports before its first task: the forkserver's preloads
+are imported once, in the server; the caller's main script is re-run by every worker unless
+``__main__`` is a package's ``__main__`` module, as under ``python -m``, which the console
+scripts declare themselves to be (see run_as_module_main).
+
 This module must not import ``labsrc``: the lab imports flags, never the other way round.
 """
 
@@ -22,11 +27,13 @@ import importlib.util
 import multiprocessing
 import multiprocessing.context
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["FORK_WARNING", "start_method", "process_context", "record_fork_warnings"]
+__all__ = ["FORK_WARNING", "start_method", "process_context", "record_fork_warnings",
+           "run_as_module_main"]
 
 #: The start methods this project may use, best first.
 PREFERRED = ("forkserver", "spawn")
@@ -101,6 +108,39 @@ def process_context(preload: Iterable[str] = ()) -> multiprocessing.context.Base
             # The set_forkserver_preload list replaces the previous one: hand it the union.
             ctx.set_forkserver_preload(list(_preload))
     return ctx
+
+
+def run_as_module_main(name: str) -> None:
+    """Declare this process's ``__main__`` to be the package main module `name` (for
+    example ``"flags.__main__"``), so that its worker processes start as under ``python -m``.
+
+    For console-script entry points only (``flags.cli.console_main``,
+    ``labsrc.cli.console_main``), called before ``main()``: the console script is the same
+    program as ``python -m <package>``, run from a wrapper script instead. Never call it
+    from ``main()`` itself, which tests call in-process under pytest's own ``__main__``.
+
+    Does nothing when ``__main__`` is missing or already has a spec (``python -m ...``).
+    Raises ValueError for a `name` that does not end in ``.__main__`` or is not found.
+    """
+    if not name.endswith(".__main__"):
+        raise ValueError(f"{name!r} is not a package's __main__ module")
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        return
+    try:
+        spec = importlib.util.find_spec(name)  # imports the package; never runs its __main__
+    except ModuleNotFoundError:  # a missing package
+        spec = None
+    if spec is None:
+        raise ValueError(f"no module named {name!r}")
+    # multiprocessing's rule: every new process, spawn or forkserver, first re-runs the
+    # parent's __main__ (as __mp_main__, so that what the main script defines unpickles
+    # there), by module name when __main__.__spec__ has one, else from its file; a name
+    # ending in ".__main__" is skipped (spawn._fixup_main_from_name), which is why
+    # `python -m flags` never paid for it. A console script's wrapper has no spec, so each
+    # worker re-ran the wrapper, and with it the import of the whole CLI, before its first
+    # task. Only the spec changes: __name__ stays "__main__" and __file__ the wrapper's.
+    main.__spec__ = spec
 
 
 @contextmanager

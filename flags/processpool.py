@@ -21,6 +21,9 @@ from flags.mpcontext import process_context
 DEFAULT_CONCUR_REQ = os.cpu_count() or 4
 MAX_CONCUR_REQ = 61  # the Windows limit for ProcessPoolExecutor; plenty to make the point
 
+#: The forkserver's preload for this pool's workers (see flags._preload).
+PRELOAD = ("flags._preload",)
+
 _fetcher: Fetcher | None = None  # one per worker process
 
 
@@ -40,9 +43,11 @@ def _download(cc: str) -> Outcome:
 def _context() -> multiprocessing.context.BaseContext:
     # Never the platform's default: before Python 3.14 that is fork on Linux, and this
     # parent runs threads (tqdm's monitor, an in-process server in the tests) whose locks a
-    # forked child would inherit held. The forkserver imports this module once, so each
-    # worker starts with httpx already imported.
-    return process_context(preload=["flags.processpool"])
+    # forked child would inherit held. The forkserver imports flags._preload once (this
+    # module, httpx and the rest a worker needs), so each worker starts with them done.
+    # The workers skip the caller's main script when it is a package's __main__, as under
+    # `python -m flags` and the console scripts (see flags.mpcontext.run_as_module_main).
+    return process_context(preload=PRELOAD)
 
 
 def _stop_workers(executor: futures.ProcessPoolExecutor) -> list[int]:

@@ -311,8 +311,18 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def console_main() -> int:
+    """Entry point of the `gil-lab` console script: `python -m labsrc`, run from a wrapper
+    script, so its worker processes skip that script as they do under `python -m` (each
+    re-ran it, importing this whole CLI, before its first task)."""
+    from flags.mpcontext import run_as_module_main
+
+    run_as_module_main("labsrc.__main__")
+    return main()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the `gil-lab` console script and `python -m labsrc`."""
+    """The `gil-lab` command line (`python -m labsrc`; the console script via console_main)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import threading
+import tomllib
+import types
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -18,7 +20,7 @@ from flags import mpcontext, processpool
 from flags.common import Config, Status, run_mode
 from flags.countries import POP20_CC
 from flags.gifs import flag_gif
-from flags.mpcontext import process_context, record_fork_warnings, start_method
+from flags.mpcontext import process_context, record_fork_warnings, run_as_module_main, start_method
 from flags.server import ServerConfig, ServerThread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +71,132 @@ def test_preloads_accumulate_without_repeats(monkeypatch):
     process_context(["flags.common"])  # nothing new: the list is not set again
     process_context()
     assert calls == [["flags.processpool"], ["flags.processpool", "flags.common"]]
+
+
+def test_the_labs_pools_preload_flags_workers_modules_too(monkeypatch):
+    # `gil-lab compare` starts the one forkserver with the lab's CPU cells, before flags'
+    # processpool asks for its preloads: the lab names them up front.
+    from labsrc.executors.base import process_context as lab_process_context
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(mpcontext, "_preload", [])
+    monkeypatch.setattr(multiprocessing.context.BaseContext, "set_forkserver_preload",
+                        lambda self, names: calls.append(list(names)))
+    assert lab_process_context().get_start_method() == start_method()
+    if start_method() == "forkserver":
+        assert calls == [["labsrc.core.worker", *processpool.PRELOAD]]
+
+
+def test_run_as_module_main_gives_a_specless_main_the_packages_spec(monkeypatch):
+    script = types.ModuleType("__main__")  # a console script's wrapper: no spec
+    script.__spec__ = None
+    script.__file__ = "/venv/bin/flags"
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    run_as_module_main("flags.__main__")
+    assert script.__spec__.name == "flags.__main__"
+    assert script.__spec__.origin == str(ROOT / "flags" / "__main__.py")
+    assert script.__name__ == "__main__" and script.__file__ == "/venv/bin/flags"
+    run_as_module_main("labsrc.__main__")  # a main with a spec is left alone
+    assert script.__spec__.name == "flags.__main__"
+
+
+def test_run_as_module_main_leaves_a_python_m_main_alone():
+    # pytest's own __main__ here (`python -m pytest`), or none at all (the pytest script)
+    main = sys.modules.get("__main__")
+    before = getattr(main, "__spec__", None)
+    if before is not None:
+        run_as_module_main("flags.__main__")
+        assert main.__spec__ is before
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("flags.cli", "not a package's __main__ module"),
+    ("no_such_package.__main__", "no module named"),
+])
+def test_run_as_module_main_rejects_what_is_not_a_package_main(monkeypatch, name, message):
+    script = types.ModuleType("__main__")
+    script.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    with pytest.raises(ValueError, match=message):
+        run_as_module_main(name)
+    assert script.__spec__ is None
+
+
+# A main script that notes each process running it, then runs a 2-worker pool of the
+# given start method, having declared itself `python -m flags` or not.
+MARKED_MAIN = '''
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from flags.mpcontext import run_as_module_main
+
+with open(sys.argv[1], "a") as marker:
+    marker.write(f"{os.getpid()}\\n")
+
+if __name__ == "__main__":
+    if sys.argv[3] == "declared":
+        run_as_module_main("flags.__main__")
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(sys.argv[2])) as pool:
+        # os.getpid lives in a module: nothing the pool ships needs __main__.
+        futures = [pool.submit(os.getpid) for _ in range(4)]
+        workers = {future.result(timeout=60) for future in futures}
+    print(os.getpid(), *sorted(workers))
+'''
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+@pytest.mark.parametrize("declared", [False, True])
+def test_workers_skip_a_main_script_declared_a_package_main(tmp_path, method, declared):
+    # multiprocessing re-runs a plain main script in every worker (so that what it defines
+    # unpickles there); declared `python -m flags`, only the parent runs it.
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} here")
+    script, marker = tmp_path / "marked_main", tmp_path / "ran.txt"
+    script.write_text(MARKED_MAIN)
+    out = subprocess.run([sys.executable, str(script), str(marker), method,
+                          "declared" if declared else "plain"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    parent, *workers = out.stdout.split()
+    assert workers and parent not in workers
+    ran_main = marker.read_text().split()
+    if declared:
+        assert ran_main == [parent]
+    else:  # every worker, including any that got no task
+        assert ran_main[0] == parent and set(workers) <= set(ran_main[1:])
+
+
+# What pip installs for a [project.scripts] entry (bin/<name>), reporting at exit what
+# __main__ ended up declared as.
+WRAPPER = '''
+import atexit
+import sys
+
+atexit.register(lambda: print("main spec:", getattr(sys.modules["__main__"].__spec__, "name",
+                                                    None), file=sys.stderr))
+from {module} import {function}
+if __name__ == "__main__":
+    sys.argv[0] = sys.argv[0].removesuffix(".exe")
+    sys.exit({function}())
+'''
+
+
+def test_the_console_scripts_run_as_their_packages_main(tmp_path):
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) == {"gil-lab", "flags"}
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        package = module.split(".")[0]
+        assert (ROOT / package / "__main__.py").is_file()  # what `python -m` runs
+        wrapper = tmp_path / name
+        wrapper.write_text(WRAPPER.format(module=module, function=function))
+        out = subprocess.run([sys.executable, str(wrapper), "--help"], capture_output=True,
+                             text=True, timeout=120, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert f"usage: {name}" in out.stdout
+        assert out.stderr.strip().splitlines()[-1] == f"main spec: {package}.__main__", name
 
 
 def test_the_guard_records_the_fork_warning_even_under_an_error_filter():

@@ -99,7 +99,11 @@ def process_context() -> multiprocessing.context.BaseContext:
     """The project's one choice of start method (flags.mpcontext: forkserver, else spawn;
     forking a parent that runs probe and tqdm threads is unsafe), with the worker's imports
     preloaded into the forkserver, so children start with them done."""
-    return mpcontext.process_context(preload=["labsrc.core.worker"])
+    # flags' processpool forks from this same forkserver (compare runs the CPU cells first),
+    # and preloads count only until the server starts: name its modules too.
+    from flags.processpool import PRELOAD as FLAGS_PRELOAD
+
+    return mpcontext.process_context(preload=["labsrc.core.worker", *FLAGS_PRELOAD])
 
 
 class Executor(ABC):
