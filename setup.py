@@ -1,8 +1,9 @@
 """Build the Cython kernels in cext/.
 
 Everything declarative lives in pyproject.toml; this file only does what needs code:
-cythonize every cext/*.pyx with one set of directives, find numpy's headers, and probe
-whether the C compiler really accepts OpenMP before asking for it.
+cythonize every cext/*.pyx with one set of directives, find numpy's headers, probe
+whether the C compiler really accepts OpenMP before asking for it, and leave out of the
+test extra the peers that a free-threaded build cannot have.
 
 Environment switches (read at build time):
   GILLAB_DEBUG=1      bounds and wraparound checks back on (slower; for hunting bugs)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -83,6 +85,32 @@ def openmp_flags() -> list[str]:
     return ["-fopenmp"]
 
 
+# Optional peers, one extra each; a missing one shows as an "unavailable: pip install
+# gil-lab[extra]" row, never as a crash.
+EXTRAS = {
+    "trace": ["py-spy>=0.4"],  # gil-lab trace: who holds the GIL (py-spy --gil)
+    "peers": ["numba>=0.61"],  # numba / numba_gil rows
+    "dask": ["distributed>=2025.1"],  # dask_threads / dask_procs executors
+}
+# The tests cover every optional peer that works on this build, so the test extra brings
+# them all. A free-threaded build (3.13t) has no numba (llvmlite: no free-threaded wheel, and
+# its sdist needs LLVM) and no gilknocker (no free-threaded wheel; its sdist needs Rust and
+# crates), and py-spy installs but cannot read a free-threaded process: there the test extra
+# leaves them out and their tests skip. No environment marker tells a free-threaded build
+# from a GIL one, so this is decided here, by the Python that builds.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+EXTRAS["test"] = [
+    "gil-lab[dask]" if FREE_THREADED else "gil-lab[trace,peers,dask]",
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "pytest-timeout>=2.3",
+    # a second, independent GIL-contention metric; the probe test checks both rank cells alike
+    *([] if FREE_THREADED else ["gilknocker>=0.4"]),
+    # drives Debian's chromium + chromium-driver in the HTML report's browser test
+    "selenium>=4.20",
+]
+
+
 def extensions() -> list[Extension]:
     omp = openmp_flags()
     return [
@@ -99,6 +127,7 @@ def extensions() -> list[Extension]:
 
 
 setup(
+    extras_require=EXTRAS,
     ext_modules=cythonize(
         extensions(),
         compiler_directives=DIRECTIVES,

@@ -97,7 +97,9 @@ def payloads(text: str) -> tuple[Payload, ...]:
     return tuple(dict.fromkeys(Payload(n) for n in names))
 
 
-BENCH_SECTIONS = ("harness", "kernels", "dynamics", "peers", "interpreters")
+BENCH_SECTIONS = ("harness", "kernels", "dynamics", "peers", "interpreters", "freethreading")
+# What `gil-lab bench` runs without --only: freethreading needs a free-threaded build named.
+DEFAULT_BENCH_SECTIONS = BENCH_SECTIONS[:-1]
 
 
 def bench_sections(text: str) -> tuple[str, ...]:

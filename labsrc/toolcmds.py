@@ -9,6 +9,7 @@ from typing import Callable
 
 from labsrc.cliargs import (
     BENCH_SECTIONS,
+    DEFAULT_BENCH_SECTIONS,
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
@@ -85,6 +86,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(flush=True)
         run_interp_bench(args.python, repeats=max(3, repeats // 2))
+    if "freethreading" in sections:
+        from labsrc.bench.freethreading import run_ft_bench
+
+        print(flush=True)
+        status = max(status, EXIT_FAILED if run_ft_bench(args.free_threaded, repeats=repeats) else EXIT_OK)
     return status
 
 
@@ -107,9 +113,11 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     p = sub.add_parser("bench", help="harness and probe overhead, then the kernels' speed goals")
     p.add_argument("--tasks", type=positive_int, default=2000, help="no-op tasks for the overhead figure")
     p.add_argument("--repeat", type=positive_int, help="timed runs per figure (default 5)")
-    p.add_argument("--only", type=bench_sections, default=BENCH_SECTIONS, metavar="SECTION[,...]",
-                   help=f"sections to run, of {','.join(BENCH_SECTIONS)} (default: all; harness and "
-                        "kernels take ~3 min, the others ~1 min each)")
+    p.add_argument("--only", type=bench_sections, default=DEFAULT_BENCH_SECTIONS, metavar="SECTION[,...]",
+                   help=f"sections to run, of {','.join(BENCH_SECTIONS)} (default: all but freethreading, "
+                        "which needs --free-threaded; harness and kernels take ~3 min, the others ~1 min each)")
+    p.add_argument("--free-threaded", metavar="PATH",
+                   help="freethreading: a free-threaded Python (3.13t) where gil-lab is installed")
     p.add_argument("--python", default="pypy3", help="the interpreter the interpreters section compares "
                                                      "with this one (default: pypy3)")
     return {"check": cmd_check, "demo": cmd_demo, "bench": cmd_bench}

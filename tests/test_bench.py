@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from labsrc.bench.run import worker_paces
 
 from made_cells import make_cell
@@ -44,3 +46,33 @@ def test_limit_check_names_cells_above_the_cores_and_judges_them_by_their_noise(
     beyond = fine + [cell("mp_pool", (0.8, 0.81, 0.82))]
     text = limit_check(beyond, 2)
     assert "MISSED" in text.splitlines()[0] and "beyond noise" in text
+
+
+def test_freethreading_section_refuses_what_it_cannot_measure(tmp_path) -> None:
+    """--only freethreading: no interpreter named, a GIL build, or a missing path are usage
+    errors (exit 2) before anything is measured."""
+    import sys
+
+    from labsrc import cli
+
+    def exit_status(*argv: str) -> object:
+        with pytest.raises(SystemExit) as stop:
+            cli.main(["bench", "--only", "freethreading", *argv])
+        return stop.value.code
+
+    assert exit_status() == 2
+    if not __import__("sysconfig").get_config_var("Py_GIL_DISABLED"):
+        assert exit_status("--free-threaded", sys.executable) == 2
+    assert exit_status("--free-threaded", str(tmp_path / "nope")) == 2
+
+
+def test_freethreading_goals_name_the_free_and_the_relocked_rows() -> None:
+    from labsrc.bench.freethreading import ft_goals
+    from labsrc.bench.targets import evaluate
+    from made_cells import make_cell
+
+    goals = ft_goals("3.13t", "3.13t+gil")
+    cells = [make_cell("py@3.13t", "seq", 1), make_cell("py@3.13t", "threads", 2, speedup=1.9),
+             make_cell("py@3.13t+gil", "seq", 1), make_cell("py@3.13t+gil", "threads", 2, speedup=1.0)]
+    verdicts = {(v.goal.impl, v.goal.op): v.met for v in evaluate(cells, goals)}
+    assert verdicts == {("py@3.13t", ">="): True, ("py@3.13t+gil", "<="): True}
