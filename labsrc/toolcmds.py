@@ -35,9 +35,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"gil-lab: the statement raised {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    # Without a GIL the heartbeat waits for nothing but a CPU: say so beside its figure.
+    heartbeat = (f"the GIL heartbeat waited {result.contention:.1%} of it" if result.gil_enabled
+                 else f"the heartbeat woke late {result.contention:.1%} of it (waiting for a CPU: "
+                      "there is no GIL here)")
     print(f"{args.statement}\n  ran {result.window_s:.3f} s; the main thread's longest stall was "
-          f"{result.freeze:.1%} of it; the GIL heartbeat waited {result.contention:.1%} of it\n"
-          f"  -> {result.verdict}")
+          f"{result.freeze:.1%} of it; {heartbeat}\n  -> {result.verdict}")
     return EXIT_OK
 
 

@@ -28,10 +28,16 @@ from labsrc.executors.registry import Work, WorkerCrashed, make_executor
 from labsrc.kernels import get_kernel, kernels
 from labsrc.harness.matrix import plan
 from labsrc.core.names import Payload, Status
+from labsrc.core.probe import knocker_available
 from labsrc.core.results import Cell
 from labsrc.core.worker import TaskRef, clock, digest
 
 needs_dask = pytest.mark.skipif(not dask_available()[0], reason="distributed is not installed")
+# distributed's GIL monitor is gilknocker, which has no free-threaded build: the test extra
+# installs it on GIL builds only (so CI runs the test there).
+needs_gilknocker = pytest.mark.skipif(not knocker_available(),
+                                      reason="gilknocker is not installed: distributed's GIL monitor needs it "
+                                             "(pip install gilknocker; there is no free-threaded build of it)")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -115,6 +121,7 @@ def test_same_verified_answers_as_seq_under_both_payloads(name: str) -> None:
 
 
 @needs_dask
+@needs_gilknocker
 def test_the_row_shows_the_workers_heartbeat_beside_distributeds_gil_monitor() -> None:
     """Both metrics rank GIL-holding Python above sleeping tasks; during one long GIL-holding
     C call distributed's monitor (sampled by the worker's event loop every 500 ms) falls

@@ -1,13 +1,16 @@
-"""The demos: Executor.map keeps order; the spinner freezes only behind a held GIL."""
+"""The demos: Executor.map keeps order; the spinner freezes only behind a held GIL (and
+so, on a free-threaded build running without a GIL, behind nothing)."""
 
 from __future__ import annotations
 
 import io
 import sys
+import time
 
 import pytest
 
 from labsrc.tools import demos
+from labsrc.tools.gilcheck import gil_disabled
 from labsrc.kernels import get_kernel
 
 
@@ -25,6 +28,9 @@ def test_spinner_stalls_behind_a_held_gil_only() -> None:
     # Compared as fractions of each call, not as timings.
     import hashlib
 
+    if gil_disabled():
+        _spinner_turns_beside_both_without_a_gil()
+        return
     data = bytes(64 << 20)
 
     def free() -> None:
@@ -38,6 +44,38 @@ def test_spinner_stalls_behind_a_held_gil_only() -> None:
     assert stall_held / work_held > stall_free / work_free
 
 
+def _spinner_turns_beside_both_without_a_gil() -> None:
+    """A free-threaded build with the GIL disabled: hashing and the same C loop, which holds
+    nothing now, each leave the spinner turning: its longest stall stays under half the call,
+    where a held GIL stalls it for all of it.
+
+    The calls last ~1 s, longer than on a GIL build: on 3.13.5t a thread waiting on a lock
+    (the spinner's Event.wait, Thread.start) first spins on sched_yield (strace: ~100 calls
+    per Event.wait; CPython's PyMutex, cf. gh-135871), and when its core also runs a busy
+    thread each yield can hand that thread a timeslice, so one wake-up can lag by ~0.1 s.
+    Up to 3 tries each, as twins.best_freeze does: outside load can only add stalls."""
+    import hashlib
+
+    chunk = bytes(32 << 20)
+
+    def hashing() -> None:  # ~1 s of hashing, which drops the GIL on a GIL build too
+        digest, end = hashlib.sha256(), time.perf_counter() + 1.0
+        while time.perf_counter() < end:
+            digest.update(chunk)
+
+    def summing() -> None:  # one C call of ~1 s, which holds the GIL throughout on a GIL build
+        sum(range(8 * 10**7))
+
+    for fn in (hashing, summing):
+        fractions = []
+        for _ in range(3):
+            frames, stall, work = demos.spin_while(fn, interval=0.005)
+            fractions.append(stall / work)
+            if fractions[-1] < 0.5:
+                break
+        assert min(fractions) < 0.5 and frames > 0, (fn.__name__, fractions)
+
+
 def test_spinner_demo_reports_each_impl() -> None:
     try:
         get_kernel("primes")
@@ -45,7 +83,14 @@ def test_spinner_demo_reports_each_impl() -> None:
         pytest.skip("primes kernel not in the catalog yet")
     out = io.StringIO()
     runs = demos.demo_spinner(seconds=0.1, out=out)
-    assert runs and "longest stall" in out.getvalue()
+    text = out.getvalue()
+    assert runs and "longest stall" in text
+    if {"cy_nogil", "cy_gil"} <= {r.impl for r in runs}:  # the closing line compares the two
+        if gil_disabled():
+            assert "there is no GIL to hold in this free-threaded build" in text
+            assert "behind the held GIL" not in text
+        else:
+            assert "behind the held GIL" in text and "free-threaded" not in text
 
 
 def test_spinner_stops_and_reraises_when_the_kernel_raises() -> None:

@@ -1,18 +1,42 @@
-"""gil-lab trace: py-spy's --gil samples of a real cell, parsed."""
+"""gil-lab trace: py-spy's --gil samples of a real cell, parsed; and, on a free-threaded
+build, which py-spy cannot read, the reason instead."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sysconfig
 from pathlib import Path
 
 import pytest
 
 from labsrc.cli import main
-from labsrc.dynamics.trace import observations, parse_raw, record, summarize, thread_names
+from labsrc.dynamics.trace import (
+    TraceUnavailable,
+    observations,
+    parse_raw,
+    pyspy,
+    record,
+    summarize,
+    thread_names,
+)
 
-needs_pyspy = pytest.mark.skipif(shutil.which("py-spy") is None,
-                                 reason="py-spy is not installed (pip install 'gil-lab[trace]')")
+FREE_THREADED_BUILD = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def _why_no_trace() -> str | None:
+    """What gil-lab trace would say instead of tracing here, or None: py-spy is missing
+    (found as the command finds it), or this is a free-threaded build, which py-spy cannot
+    read (the test extra does not install it there; test_trace_refuses_a_free_threaded_build
+    checks the message)."""
+    try:
+        pyspy()
+    except TraceUnavailable as exc:
+        return str(exc)
+    return None
+
+
+needs_pyspy = pytest.mark.skipif(_why_no_trace() is not None, reason=_why_no_trace() or "")
 
 
 def test_parse_raw_counts_samples_per_thread() -> None:
@@ -65,3 +89,22 @@ def test_trace_command_writes_json_and_timeline(tmp_path: Path) -> None:
     for row in load:  # cy_nogil: computing, rarely with the GIL
         assert row["cpu_share"] > 0.1 and row["gil_share"] < 0.2
     assert (tmp_path / "gil-timeline.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_trace_refuses_a_free_threaded_build_with_the_reason(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """py-spy found or not, a free-threaded build gets the reason, exit status 2 (as for a
+    missing py-spy). On a GIL build py-spy is used as found, and the refusal is shown on a
+    build that says it is free-threaded."""
+    monkeypatch.setattr(shutil, "which", lambda *a, **k: "/opt/bin/py-spy")  # as if installed
+    if not FREE_THREADED_BUILD:
+        assert pyspy() == "/opt/bin/py-spy"
+        real = sysconfig.get_config_var
+        monkeypatch.setattr(sysconfig, "get_config_var",
+                            lambda name: 1 if name == "Py_GIL_DISABLED" else real(name))
+    with pytest.raises(SystemExit) as exc:
+        main(["trace"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "py-spy cannot sample a free-threaded CPython" in err, err
+    assert "run gil-lab trace under a GIL build" in err and "Traceback" not in err

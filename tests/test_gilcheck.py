@@ -1,22 +1,38 @@
-"""`gil-lab check` and labsrc.tools.gilcheck: does a call release the GIL?"""
+"""`gil-lab check` and labsrc.tools.gilcheck: does a call release the GIL?
+
+On a free-threaded build running without a GIL (3.13t) the question does not apply: the
+figures are measured, every call leaves the main thread running, and the verdict says it
+was not checked; with PYTHON_GIL=1 the same build has a GIL again and is judged as usual.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from labsrc.tools.gilcheck import GilCheck, check, compile_statement
+from labsrc.tools.gilcheck import NOT_CHECKED, GilCheck, check, compile_statement, gil_disabled
 
 BIG = bytes(range(256)) * 1_000_000  # 256 MB: ~0.3-0.6 s of SHA-256, long next to timeslices
+HELD = "sum(range(20_000_000))"  # a C loop that never lets go of the GIL: ~0.3-0.4 s
 
 
 def test_a_releasing_call_and_a_holding_call() -> None:
     released = check(hashlib.sha256, BIG, tries=3)  # hashlib drops the GIL for large inputs
-    assert released.freeze < 0.5 and released.verdict.startswith("releases the GIL")
     held = check(sum, range(20_000_000), tries=2)  # a C loop that never lets go
+    if gil_disabled():
+        # No GIL to hold: sum's loop stops no other thread either, and neither call is judged.
+        assert released.freeze < 0.5 and held.freeze < 0.5, (released, held)
+        assert held.contention < 0.5, held  # the heartbeat waited for a CPU at most
+        assert not released.gil_enabled and not held.gil_enabled
+        assert released.verdict == held.verdict == NOT_CHECKED
+        return
+    assert released.gil_enabled and held.gil_enabled
+    assert released.freeze < 0.5 and released.verdict.startswith("releases the GIL")
     assert held.freeze > 0.8 and held.contention > 0.5
     assert held.verdict.startswith("holds the GIL")
 
@@ -24,6 +40,11 @@ def test_a_releasing_call_and_a_holding_call() -> None:
 def test_verdict_thresholds_and_short_calls() -> None:
     assert "too short" in GilCheck(0.0, 0.001, 0.0).verdict
     assert "part of the call" in GilCheck(0.6, 1.0, 0.5).verdict
+    assert GilCheck(0.97, 1.0, 0.9).verdict.startswith("holds the GIL")
+    # Without a GIL nothing is judged, whatever the figures say.
+    for figures in ((0.97, 1.0, 0.9), (0.01, 1.0, 0.0), (0.0, 0.001, 0.0)):
+        assert GilCheck(*figures, gil_enabled=False).verdict == NOT_CHECKED
+    assert "free-threaded build runs without a GIL" in NOT_CHECKED and "PYTHON_GIL=1" in NOT_CHECKED
     with pytest.raises(ValueError, match="tries must be >= 1"):
         check(sum, [], tries=0)
 
@@ -38,14 +59,32 @@ def test_statements_compile_timeit_style() -> None:
         check(compile_statement("1 / 0"), tries=1)
 
 
-def _gil_lab(*args: str) -> subprocess.CompletedProcess[str]:
+def _gil_lab(*args: str, gil: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ) if gil is None else {**os.environ, "PYTHON_GIL": gil}
     return subprocess.run([sys.executable, "-m", "labsrc", "check", *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def _stall(stdout: str) -> float:
+    """The main thread's longest stall, as the CLI prints it (a fraction)."""
+    found = re.search(r"longest stall was (\d+\.\d)% of it", stdout)
+    assert found, stdout
+    return float(found.group(1)) / 100
 
 
 def test_cli_check_says_which_and_exits_with_clear_codes() -> None:
-    held = _gil_lab("sum(range(20_000_000))", "--tries", "1")
-    assert held.returncode == 0 and "holds the GIL" in held.stdout
+    if gil_disabled():
+        # No GIL in the child either: the figures, then "not checked", and still exit 0.
+        held = _gil_lab(HELD, "--tries", "3")
+        assert held.returncode == 0 and f"-> {NOT_CHECKED}" in held.stdout, held
+        assert "holds the GIL" not in held.stdout and "releases the GIL" not in held.stdout
+        assert _stall(held.stdout) < 0.5 and "there is no GIL here" in held.stdout
+        # PYTHON_GIL=1 gives the same build a GIL, and the usual verdict comes back.
+        held = _gil_lab(HELD, "--tries", "1", gil="1")
+    else:
+        held = _gil_lab(HELD, "--tries", "1")
+    assert held.returncode == 0 and "holds the GIL" in held.stdout, held
+    assert _stall(held.stdout) > 0.8 and "the GIL heartbeat waited" in held.stdout
     bad = _gil_lab("x = (1")
     assert bad.returncode == 2 and "never closed" in bad.stderr and "Traceback" not in bad.stderr
     raised = _gil_lab("1 / 0")

@@ -18,6 +18,11 @@ A thread's GIL share is its samples over rate x window, and py-spy's pace wander
 shares of two pure-Python threads (in truth just under 1 together) summed to 0.97-1.06 over
 1000-2000 expected samples (the defaults: 1 s at 1000/s) but 0.89-1.18 over 250, so shares
 are "about", and rougher the fewer the samples.
+
+py-spy cannot read a free-threaded CPython (3.13t): its interpreter structures differ, and
+py-spy 0.4 stops with "Failed to find python version from target process", whether the GIL
+is off or turned back on with PYTHON_GIL=1. The tracee runs under this interpreter, so on
+such a build `pyspy()` says so (TraceUnavailable) before anything starts.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from collections import Counter
@@ -39,6 +45,9 @@ from typing import IO, Any, Optional, Sequence, TypeAlias
 from labsrc.dynamics.rows import TraceRow
 
 INSTALL_HINT = "py-spy is needed: pip install 'gil-lab[trace]' (or pip install py-spy)"
+FREE_THREADED = ("py-spy cannot sample a free-threaded CPython (this is {version}t, with or without "
+                 "PYTHON_GIL=1): run gil-lab trace under a GIL build, where pip install 'gil-lab[trace]' "
+                 "installs py-spy")
 _SAMPLES = re.compile(r"Samples:\s*(\d+)\s+Errors:\s*(\d+)")
 _RAW_THREAD = re.compile(r"^thread \((?:0x)?[0-9a-fA-F]+\)(?:: ([^;]*))?.* (\d+)$")
 _DENIED = ("permission", "not permitted", "ptrace", "root")
@@ -69,7 +78,10 @@ class Trace:
 
 
 def pyspy() -> str:
-    """The py-spy executable (on PATH or beside this Python), or TraceUnavailable."""
+    """The py-spy executable (on PATH or beside this Python), or TraceUnavailable: when it is
+    missing, or when this interpreter (which runs the tracee) is a free-threaded build."""
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        raise TraceUnavailable(FREE_THREADED.format(version=".".join(map(str, sys.version_info[:3]))))
     found = shutil.which("py-spy") or shutil.which("py-spy", path=os.path.dirname(sys.executable))
     if not found:
         raise TraceUnavailable(INSTALL_HINT)

@@ -1,8 +1,10 @@
 """What the numba peers (`labsrc.kernels.<kernel>_numba`) share.
 
 - The import check: without numba, importing any peer raises `ImplUnavailable` with the
-  install hint, which `Impl.load()` passes on as the implementation's reason (it only
-  rewrites ImportError), so the harness shows an "unavailable" row instead of crashing.
+  install hint (on a free-threaded build, which numba has no wheels for yet, a reason that
+  says so instead of a hint that cannot work there), which `Impl.load()` passes on as the
+  implementation's reason (it only rewrites ImportError), so the harness shows an
+  "unavailable" row instead of crashing.
 - Eager, timed compilation: every kernel function is compiled for explicit signatures
   when its module is imported, twice: once with `nogil=True` (the `numba` row) and once
   holding the GIL (`numba_gil`). Loading an impl therefore compiles it before any timing,
@@ -15,6 +17,7 @@ lab reports is the one a fresh worker process really pays.
 
 from __future__ import annotations
 
+import sysconfig
 import time
 from typing import Any, Callable
 
@@ -26,18 +29,23 @@ from labsrc.kernels.catalog import ImplUnavailable
 # `types` is numba's, re-exported: the peers reach numba only through this module, so a
 # missing numba always gives the install hint, never a bare ImportError from a peer.
 __all__ = [
-    "BYTES", "READONLY_BYTES", "UNAVAILABLE", "buffer_bytes", "compile_helper", "compile_pair",
-    "types",
+    "BYTES", "READONLY_BYTES", "UNAVAILABLE", "UNAVAILABLE_FREE_THREADED", "buffer_bytes",
+    "compile_helper", "compile_pair", "types",
 ]
 
 #: The reason an impl gives when numba is missing (the `peers` extra brings it).
 UNAVAILABLE = "unavailable: pip install 'gil-lab[peers]'"
+#: The reason on a free-threaded build (3.13t), where that extra cannot bring it: numba
+#: publishes no free-threaded wheels yet (the build decides, PYTHON_GIL=1 or not).
+UNAVAILABLE_FREE_THREADED = ("unavailable: numba has no free-threaded build yet "
+                             "(pip install 'gil-lab[peers]' needs a GIL build)")
 
 try:
     import numba
     from numba import types
 except ImportError as exc:  # not installed, or broken (e.g. a numpy it does not support)
-    raise ImplUnavailable(UNAVAILABLE) from exc
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    raise ImplUnavailable(UNAVAILABLE_FREE_THREADED if free_threaded else UNAVAILABLE) from exc
 
 #: numba's type of a read-only 1-D C-contiguous uint8 array: every input buffer is passed
 #: as one, so a single compiled signature serves bytes and bytearray alike.

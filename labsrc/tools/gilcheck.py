@@ -11,10 +11,18 @@ thread, can other Python threads run? Two independent measurements answer it:
   switches threads every few milliseconds, which is not parallelism (see `gil-lab cpu`).
 - contention: labsrc.core.probe's heartbeat during a second run of the call, while the main thread
   only waits: the fraction of the call the heartbeat waited for the GIL.
+
+On a free-threaded build running without a GIL (3.13t, the GIL not turned back on by
+PYTHON_GIL=1, -X gil=1 or an undeclared extension) there is no GIL to release or hold: every
+call leaves the main thread running, `with gil` included, and the heartbeat's lateness is
+scheduling latency. The figures are still measured and reported, but the verdict says the
+question was not checked, and where to ask it (a GIL build, or PYTHON_GIL=1).
 """
 
 from __future__ import annotations
 
+import sys
+import sysconfig
 import threading
 import time
 from array import array
@@ -26,6 +34,17 @@ from labsrc.core.probe import GilProbe
 RELEASES_BELOW = 0.5  # freeze under this: other threads ran through the call
 HOLDS_ABOVE = 0.8  # freeze over this: nothing else ran for most of the call
 MIN_WINDOW_S = 0.05  # shorter calls are too close to timeslices to judge
+NOT_CHECKED = ("not checked: this free-threaded build runs without a GIL; "
+               "run gil-lab check on a GIL build (or with PYTHON_GIL=1)")
+
+
+def gil_disabled() -> bool:
+    """True when this process runs without a GIL: a free-threaded build (3.13t) whose GIL is
+    off at run time. False on a GIL build, and on a free-threaded one whose GIL was turned on
+    (PYTHON_GIL=1, -X gil=1, or importing an extension not declared free-threading safe)."""
+    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return False
+    return not sys._is_gil_enabled()  # 3.13+, as every free-threaded build is
 
 
 def main_thread_freeze(fn: Callable[..., Any], *args: Any) -> tuple[float, float]:
@@ -70,14 +89,18 @@ def main_thread_freeze(fn: Callable[..., Any], *args: Any) -> tuple[float, float
 @dataclass(frozen=True)
 class GilCheck:
     """What `check` measured: the longest main-thread freeze (best of the tries), the call's
-    length, and the heartbeat's contention during one more call."""
+    length, the heartbeat's contention during one more call, and whether the process had a
+    GIL at all (False: a free-threaded build running without one, where nothing is judged)."""
 
     freeze: float
     window_s: float
     contention: float
+    gil_enabled: bool = True
 
     @property
     def verdict(self) -> str:
+        if not self.gil_enabled:
+            return NOT_CHECKED
         if self.window_s < MIN_WINDOW_S:
             return (f"too short to judge ({self.window_s * 1e3:.1f} ms): give the call more work, "
                     f"at least {MIN_WINDOW_S * 1e3:.0f} ms")
@@ -89,20 +112,25 @@ class GilCheck:
 
 
 def check(fn: Callable[..., Any], *args: Any, tries: int = 3) -> GilCheck:
-    """Measure whether `fn(*args)` releases the GIL (it is called tries + 1 times).
+    """Measure whether `fn(*args)` releases the GIL (it is called tries + 1 times). Without a
+    GIL in this process (see `gil_disabled`) the figures are measured all the same, and the
+    verdict is NOT_CHECKED.
 
     The freeze kept is the lowest of `tries`: outside load can only make the main thread
     look frozen, never free, so the lowest is the call's own behaviour.
     """
     if tries < 1:
         raise ValueError(f"tries must be >= 1, got {tries}")
+    # Read before the calls: a call that turns the GIL on (importing an undeclared extension)
+    # would leave figures measured partly without it, which no verdict can stand on.
+    gil_enabled = not gil_disabled()
     runs = [main_thread_freeze(fn, *args) for _ in range(tries)]
     freeze, window = min(runs)
     worker = threading.Thread(target=fn, args=args, name="gil-check-probe")
     with GilProbe() as probe:
         worker.start()
         worker.join()
-    return GilCheck(freeze, window, probe.stats().contention)
+    return GilCheck(freeze, window, probe.stats().contention, gil_enabled=gil_enabled)
 
 
 def compile_statement(statement: str, setup: str = "") -> Callable[[], None]:
