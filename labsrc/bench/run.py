@@ -87,8 +87,10 @@ def probe_overhead(kernel: Kernel, impl: str, rounds: int, target_s: float = 0.3
     off: list[float] = []
     on: list[float] = []
     heartbeat: list[float] = []
-    for _ in range(rounds):
-        for probe, into in ((False, off), (True, on)):
+    for round_ in range(rounds):
+        # Alternate which goes first, so that neither side always follows the other's probed run.
+        order = ((False, off), (True, on)) if round_ % 2 == 0 else ((True, on), (False, off))
+        for probe, into in order:
             cell = measure_cell(kernel, kernel.impl(impl), executor, workers, work,
                                 Options(repeats=1, probe=probe, warmup=False))
             into.append(cell.wall_s)
@@ -208,7 +210,7 @@ def harness_figures(tasks: int, repeats: int, out: TextIO) -> dict[str, float]:
         figures[f"overhead_{ex}_us"] = per * 1e6
         mark = " (target <= 50 us)" if ex == ExecutorName.THREADS else ""
         print(f"  {ex:<12} x{w}: {per * 1e6:8.1f} us/task{mark}  [{n} tasks] {what}", file=out)
-    rounds = max(6, 2 * repeats)  # a 1% effect needs more rounds than the noise of five
+    rounds = 2 * max(3, repeats)  # a 1% effect needs more rounds than the noise of five; even: see probe_overhead
     print(f"GIL probe overhead on the reported figures ({rounds} interleaved rounds of cells "
           "measured with and without the probe; the timed runs carry no heartbeat, one run apart "
           "does, so the cost should be noise):", file=out)
