@@ -23,9 +23,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Optional, Sequence, TextIO
 
-from labsrc.bench.targets import ALL, SEQ, THREADS, Goal, evaluate, format_verdicts
+from labsrc.bench.targets import ALL, SEQ, THREADS, Goal, evaluate, format_verdicts, goal_cell
 from labsrc.core.usage import UsageError
 from labsrc.harness.matrix import Options, plan, run_matrix
 from labsrc.interpreters.discover import GIL_SUFFIX, Interpreter, probe
@@ -88,10 +89,11 @@ def run_ft_bench(python: Optional[str], repeats: int = 5, kernel_names: Optional
     opts = Options(repeats=repeats, tasks=8, target_s=0.4)
     print(f"free-threaded goals: {free.describe()} and the same with PYTHON_GIL=1, beside this "
           f"{sys.version.split()[0]} (median of {repeats}; this takes a few minutes):", file=out, flush=True)
-    env: dict = {}
+    started = time.monotonic()
     result = run_matrix(plan(chosen, list(IMPLS), [SEQ, THREADS], [2]), opts)
-    add_interpreter_rows(result, [free, relocked], chosen, list(IMPLS), [SEQ, THREADS], [2], opts, env,
-                         quiet=True, local_s=60.0)
+    # local_s sizes the timeout of each run there, as `gil-lab cpu --python` does
+    add_interpreter_rows(result, [free, relocked], chosen, list(IMPLS), [SEQ, THREADS], [2], opts, None,
+                         quiet=True, local_s=time.monotonic() - started)
     verdicts = evaluate(result.cells, ft_goals(free.label, relocked.label))
     print(format_verdicts(verdicts), file=out)
     for cell in result.failed:
@@ -102,9 +104,8 @@ def run_ft_bench(python: Optional[str], repeats: int = 5, kernel_names: Optional
     for kernel in chosen:
         ratios = []
         for impl in IMPLS:
-            here = next((c for c in result.cells if c.ok and (c.kernel, c.impl, c.executor) == (kernel.name, impl, SEQ)), None)
-            there = next((c for c in result.cells if c.ok and (c.kernel, c.impl, c.executor)
-                          == (kernel.name, f"{impl}@{free.label}", SEQ)), None)
+            here = goal_cell(result.cells, kernel.name, impl, SEQ, 1)
+            there = goal_cell(result.cells, kernel.name, f"{impl}@{free.label}", SEQ, 1)
             if here and there:
                 ratios.append(f"{impl} {there.throughput / here.throughput:.2f}x")
         print(f"  {kernel.name:<11} " + "  ".join(ratios), file=out)

@@ -101,7 +101,8 @@ class Verdict:
         return self.best >= self.goal.bound if self.goal.op == ">=" else self.best <= self.goal.bound
 
 
-def _cell(cells: Sequence[Cell], kernel: str, impl: str, executor: str, workers: int) -> Optional[Cell]:
+def goal_cell(cells: Sequence[Cell], kernel: str, impl: str, executor: str, workers: int) -> Optional[Cell]:
+    """The OK cell kernel/impl/executor xworkers (not a data-payload one), or None."""
     # A process goal is judged on the recipe payload, the lab's default (data shipping is
     # measured to show its cost, not to meet a goal).
     return next((c for c in cells if c.ok and (c.kernel, c.impl, c.executor, c.workers)
@@ -114,22 +115,22 @@ def _ratio(a: float, b: float) -> Optional[float]:
 
 def _values(cells: Sequence[Cell], kernel: str, goal: Goal) -> tuple[Optional[float], Optional[float]]:
     """(from medians, from minima) of the goal's metric for `kernel`."""
-    cell = _cell(cells, kernel, goal.impl, goal.executor, goal.workers)
+    cell = goal_cell(cells, kernel, goal.impl, goal.executor, goal.workers)
     if cell is None:
         return None, None
     if goal.metric == "vs_py":  # work per second of this impl over py's, both seq/1
-        base = _cell(cells, kernel, "py", SEQ, 1)
+        base = goal_cell(cells, kernel, "py", SEQ, 1)
         if base is None:
             return None, None
         work, base_work = cell.tasks * cell.scale, base.tasks * base.scale
         return (_ratio(work * base.wall_s, base_work * cell.wall_s),
                 _ratio(work * base.wall_min_s, base_work * cell.wall_min_s))
     if goal.metric == "vs_executor":  # the other executor's time over this one's, same work
-        other = _cell(cells, kernel, goal.impl, goal.versus, goal.workers)
+        other = goal_cell(cells, kernel, goal.impl, goal.versus, goal.workers)
         if other is None or other.tasks * other.scale != cell.tasks * cell.scale:
             return None, None
         return _ratio(other.wall_s, cell.wall_s), _ratio(other.wall_min_s, cell.wall_min_s)
-    base = _cell(cells, kernel, goal.impl, SEQ, 1)  # speedup: this impl's own baseline
+    base = goal_cell(cells, kernel, goal.impl, SEQ, 1)  # speedup: this impl's own baseline
     if base is None:
         return None, None
     return _ratio(base.wall_s, cell.wall_s), _ratio(base.wall_min_s, cell.wall_min_s)

@@ -18,20 +18,18 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from labsrc.tools.gilcheck import gil_disabled
+
 UNDECLARED = "cext.primes_undeclared"
 CHILD_TIMEOUT_S = 120.0
 WORK_S = 0.3  # seconds of one thread's pure-Python work per measurement
-
-
-def _gil_on() -> bool:
-    check = getattr(sys, "_is_gil_enabled", None)
-    return True if check is None else bool(check())
 
 
 def _threads_speedup(n: int, rounds: int = 3) -> float:
@@ -75,13 +73,13 @@ def _calibrate() -> int:
 def child() -> dict[str, Any]:
     """What one child process measures (run as `python -m labsrc.tools.reenable --child`)."""
     n = _calibrate()
-    before = {"gil": _gil_on(), "speedup": _threads_speedup(n)}
+    before = {"gil": not gil_disabled(), "speedup": _threads_speedup(n)}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         import cext.primes_undeclared  # noqa: F401  (the point: its import alone)
-    after = {"gil": _gil_on(), "speedup": _threads_speedup(n)}
+    after = {"gil": not gil_disabled(), "speedup": _threads_speedup(n)}
     return {"before": before, "after": after, "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
-            "free_threaded_build": bool(__import__("sysconfig").get_config_var("Py_GIL_DISABLED")),
+            "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
             "version": sys.version.split()[0]}
 
 

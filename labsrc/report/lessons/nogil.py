@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from labsrc.core.results import Cell
 from labsrc.report.lessons.common import (
-    NO_GAIN, REAL_GAIN, SEQ, THREADS, Finding, Run, kernels, measured, span, x,
+    NO_GAIN, REAL_GAIN, SEQ, THREADS, Finding, Run, best, kernels, measured, span, x,
 )
 
 C_TWINS = ("cy_nogil", "cy_gil")  # the C twins whose single-thread tax is quoted
@@ -84,13 +84,6 @@ def pick_sources(run: Run) -> Optional[tuple[Source, Source, Optional[Source]]]:
     return free, reference, relocked
 
 
-def _cell(cells: Sequence[Cell], kernel: str, impl: str, executor: str) -> Optional[Cell]:
-    """The measured cell with the most workers (seq: one worker) of kernel/impl/executor."""
-    found = [c for c in cells if measured(c) and (c.kernel, c.impl, c.executor) == (kernel, impl, executor)
-             and (executor != SEQ or c.workers == 1)]
-    return max(found, key=lambda c: c.workers, default=None)
-
-
 def _ratio(a: Optional[Cell], b: Optional[Cell]) -> float:
     """Throughput of a over b (NaN when either is missing)."""
     if a is None or b is None:
@@ -98,7 +91,7 @@ def _ratio(a: Optional[Cell], b: Optional[Cell]) -> float:
     return a.throughput / b.throughput
 
 
-def _best_py(cells: Sequence[Cell], kernel: str, impl: str) -> Optional[Cell]:
+def _fastest(cells: Sequence[Cell], kernel: str, impl: str) -> Optional[Cell]:
     found = [c for c in cells if measured(c) and (c.kernel, c.impl) == (kernel, impl)]
     return max(found, key=lambda c: c.throughput, default=None)
 
@@ -113,18 +106,18 @@ def without_gil(run: Run) -> Optional[Finding]:
     rows: list[tuple[str, ...]] = []
     taxes, c_taxes, nets, py_scaling, gil_scaling, relocked_scaling = [], [], [], [], [], []
     for kernel in kernels(cells):
-        py_there = _cell(cells, kernel, "py" + free.suffix, SEQ)
-        py_here = _cell(cells, kernel, "py" + ref.suffix, SEQ)
+        py_there = best(cells, kernel, "py" + free.suffix, SEQ)
+        py_here = best(cells, kernel, "py" + ref.suffix, SEQ)
         if py_there is None or py_here is None:
             continue
         tax = _ratio(py_there, py_here)
-        c_tax = [_ratio(_cell(cells, kernel, twin + free.suffix, SEQ), _cell(cells, kernel, twin + ref.suffix, SEQ))
+        c_tax = [_ratio(best(cells, kernel, twin + free.suffix, SEQ), best(cells, kernel, twin + ref.suffix, SEQ))
                  for twin in C_TWINS]
         c_tax = [v for v in c_tax if math.isfinite(v)]
-        scaling = {impl: _cell(cells, kernel, impl + free.suffix, THREADS) for impl in ("py", "cy_gil", "cy_nogil")}
-        best = _best_py(cells, kernel, "py" + free.suffix)
-        net = _ratio(best, py_here)
-        again = _cell(cells, kernel, "py" + relocked.suffix, THREADS) if relocked else None
+        scaling = {impl: best(cells, kernel, impl + free.suffix, THREADS) for impl in ("py", "cy_gil", "cy_nogil")}
+        fastest = _fastest(cells, kernel, "py" + free.suffix)
+        net = _ratio(fastest, py_here)
+        again = best(cells, kernel, "py" + relocked.suffix, THREADS) if relocked else None
         taxes.append(tax)
         c_taxes += c_tax
         nets.append(net)
@@ -136,7 +129,7 @@ def without_gil(run: Run) -> Optional[Finding]:
             relocked_scaling.append(again.speedup)
         rows.append((kernel, x(tax), span(c_tax) if c_tax else "-",
                      *(x(c.speedup) if c is not None else "-" for c in scaling.values()),
-                     x(net) + (f" ({best.executor} x{best.workers})" if best is not None else ""),
+                     x(net) + (f" ({fastest.executor} x{fastest.workers})" if fastest is not None else ""),
                      x(again.speedup) if again is not None else "-"))
     if not rows:
         return None
