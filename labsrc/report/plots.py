@@ -65,16 +65,26 @@ def speedup_plot(rows: Sequence[Cell], kernel: str, path: Path) -> Optional[Path
     return _save(speedup_figure(rows, kernel), path)
 
 
+LEGEND_INSIDE = 16  # lines a legend inside the axes can hold without hiding them
+LEGEND_ROWS = 28  # legend rows per column beside the axes
+
+
 def speedup_figure(rows: Sequence[Cell], kernel: str) -> Optional[Figure]:
     """Speedup vs workers for one kernel; None when it has no measured cells."""
     mine = [r for r in _ok(rows) if r.kernel == kernel]
     if not mine:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    impls = list(dict.fromkeys(r.impl for r in mine))
+    # Rows from other interpreters (impl@label, --python) multiply the lines: beyond a few,
+    # the legend goes beside the axes (the figure widening with it) instead of over the lines,
+    # and 20 colours serve before any repeats.
+    lines = len({(r.impl, _line_name(r)) for r in mine}) + 1
+    columns = 0 if lines <= LEGEND_INSIDE else math.ceil(lines / LEGEND_ROWS)
+    fig, ax = plt.subplots(figsize=(7 + 2.6 * columns, 4.5 if not columns else 5.5))
     top = max(r.workers for r in mine)
     ax.plot([1, top], [1, top], color="0.7", lw=1, label="ideal")
-    impls = list(dict.fromkeys(r.impl for r in mine))
-    colors = {name: f"C{i % 10}" for i, name in enumerate(impls)}
+    palette = [f"C{i}" for i in range(10)] if len(impls) <= 10 else [plt.get_cmap("tab20")(i) for i in range(20)]
+    colors = {name: palette[i % len(palette)] for i, name in enumerate(impls)}
     for impl in impls:
         base = next((r for r in mine if r.impl == impl and r.executor == ExecutorName.SEQ and r.workers == 1), None)
         for line in dict.fromkeys(_line_name(r) for r in mine if r.impl == impl):
@@ -89,7 +99,10 @@ def speedup_figure(rows: Sequence[Cell], kernel: str) -> Optional[Figure]:
     ax.set(title=f"{kernel}: speedup vs workers (same work per implementation)",
            xlabel="workers", ylabel="speedup vs seq", xticks=sorted({1, top} | {r.workers for r in mine}))
     ax.axhline(1.0, color="0.85", lw=0.8)
-    ax.legend(fontsize=7, ncol=2)
+    if columns:
+        ax.legend(fontsize=7, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
