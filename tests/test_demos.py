@@ -121,3 +121,11 @@ def test_reenable_demo_on_a_gil_build_is_a_usage_error_and_on_a_free_threaded_on
     assert default.before_speedup > 0 and default.after_speedup > 0
     assert forced_off.before_gil is False and forced_off.after_gil is False
     assert "after the import:  GIL on" in out.getvalue()
+
+
+def test_reenable_demo_with_a_missing_interpreter_is_a_usage_error(tmp_path) -> None:
+    from labsrc import cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["demo", "reenable", "--python", str(tmp_path / "no-python")])
+    assert stop.value.code == 2

@@ -115,6 +115,8 @@ def run_child(python: str, python_gil: Optional[str]) -> Outcome:
                               timeout=CHILD_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"{python}: the demo's child did not finish within {CHILD_TIMEOUT_S:g} s") from None
+    except OSError as exc:  # a missing or non-executable path: the user's input, not a failure
+        raise ValueError(f"--python {python}: cannot be started: {exc.strerror or exc}") from None
     if done.returncode != 0:
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
         raise RuntimeError(f"{python}: the demo's child failed (exit {done.returncode}): {tail}")
