@@ -42,6 +42,7 @@ CHUNKSIZE = 1
 POLL_S = 0.25  # how often a waiting mp_pool run checks that its workers are still alive
 START_TIMEOUT_S = 60.0  # start-up of every worker process (imports included)
 JOIN_TIMEOUT_S = 30.0  # threads of a finished threading run leave at once; this only bounds it
+TERMINATE_TIMEOUT_S = 10.0  # Pool.terminate() can hang on a lock a killed worker held (see _stop)
 
 
 class ThreadingExecutor(Executor):
@@ -170,8 +171,20 @@ class MpPoolExecutor(Executor):
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        if abort:
-            pool.terminate()  # SIGTERM to every worker, then joins them
-        else:
+        if not abort:
             pool.close()
-        pool.join()
+            pool.join()
+            return
+        # Pool.terminate() SIGTERMs the workers, then joins its task handler, whose last act
+        # is a put on the result queue: if a worker died holding that queue's lock (killed
+        # mid-write of a result, as when every task raises at once), the join never returns
+        # (seen once in CI, on 3.13.5). So terminate in a daemon thread, wait a bounded time,
+        # and past it make sure no worker survives; the stuck handler thread is a daemon.
+        stopper = threading.Thread(target=pool.terminate, name="mp_pool-terminate", daemon=True)
+        stopper.start()
+        stopper.join(TERMINATE_TIMEOUT_S)
+        if stopper.is_alive():
+            for worker in list(getattr(pool, "_pool", [])):
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join(JOIN_TIMEOUT_S)
