@@ -76,3 +76,16 @@ def test_a_free_threaded_host_compares_with_a_gil_interpreter() -> None:
     host = {**FREE_313, "interpreters": {"3.13": GIL_313}}
     found = without_gil(Run(tuple(rows("", 30.0, 1.9) + rows("@3.13", 60.0, 1.0)), (), host))
     assert found is not None and "like for like" in found.text and "0.50x" in found.text
+
+
+def test_mortal_constants_there_are_a_caution_and_their_absence_is_silent() -> None:
+    mortal = ["mandelbrot._escape_count: 0.0, 4.0, 2.0"]
+    cells = tuple(rows("", 60.0, 1.0) + rows("@3.13t", 30.0, 1.5))
+    warned = without_gil(Run(cells, (), {**GIL_313, "interpreters": {
+        "3.13t": {**FREE_313, "mortal_kernel_constants": mortal}}}))
+    assert warned is not None
+    assert "Caution: there the pure kernels' constants were mortal in 1 places" in warned.text
+    assert "mandelbrot._escape_count: 0.0, 4.0, 2.0" in warned.text
+    quiet = without_gil(Run(cells, (), {**GIL_313, "interpreters": {
+        "3.13t": {**FREE_313, "mortal_kernel_constants": []}}}))
+    assert quiet is not None and "Caution" not in quiet.text

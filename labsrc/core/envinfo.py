@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from flags.mpcontext import start_method
 from labsrc.core import allocator
+from labsrc.core.constants import mortal_kernel_constants
 
 
 def _version(dist: str) -> str | None:
@@ -258,6 +259,8 @@ def env_info() -> dict[str, Any]:
         # The name only: building the context would set the forkserver's preload list.
         "process_start_method": start_method(),
         "allocator_pinned": allocator.pinned(),
+        # free-threaded builds: pure-kernel constants every thread counts references to
+        "mortal_kernel_constants": mortal_kernel_constants(),
     }
     info["gil_probe_measures"] = probe_meaning(info["gil_enabled"], info["free_threaded_build"])
     try:

@@ -3,6 +3,12 @@ run's choices (a CPython >= 3.11 where gil-lab imports, e.g. a free-threaded bui
 `pip install -e .`), its rows read back with Cell.from_dict and relabelled impl@label, so
 its cext rows come along. The child runs in a process group of its own, under a timeout;
 Ctrl-C kills the group.
+
+A free-threaded child imports the lab from bytecode compiled just before, in a cache of the
+run's own: on 3.13t a module compiled from source keeps its constants mortal, and threads
+then contend for their reference counts (see labsrc.core.constants). Whether the user's
+environment writes `.pyc` files (PYTHONDONTWRITEBYTECODE) must not decide how well pure
+Python scales there.
 """
 
 from __future__ import annotations
@@ -14,14 +20,14 @@ import subprocess
 import tempfile
 from typing import Any, Callable, Optional, Sequence
 
-from labsrc.interpreters.discover import failed_cell
-from labsrc.interpreters.discover import Interpreter
+from labsrc.interpreters.discover import SOURCE_ROOT, Interpreter, failed_cell
 from labsrc.kernels.catalog import Kernel
 from labsrc.core.results import SCHEMA, Cell
 from labsrc.harness.timing import Options
 
 LAB_MIN_TIMEOUT_S = 600.0  # the lab run there: at least this, or LAB_SLACK x our own run's time
 LAB_SLACK = 10.0
+COMPILE_TIMEOUT_S = 120.0
 
 
 def lab_command(interp: Interpreter, kernels: Sequence[Kernel], impls: Optional[Sequence[str]],
@@ -56,7 +62,7 @@ def run_lab(interp: Interpreter, kernels: Sequence[Kernel], impls: Optional[Sequ
         json_path = os.path.join(tmp, "results.json")
         with open(os.path.join(tmp, "stderr"), "w+b") as err:
             argv = lab_command(interp, kernels, impls, executors, workers, opts, json_path)
-            proc = subprocess.Popen(argv, env=interp.env(), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, env=child_env_compiled(interp, tmp), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
             try:
                 code: Optional[int] = proc.wait(timeout=timeout_s)
@@ -86,6 +92,24 @@ def run_lab(interp: Interpreter, kernels: Sequence[Kernel], impls: Optional[Sequ
     for cell in cells:
         cell.impl = f"{cell.impl}@{interp.label}"
     return cells, dict(doc.get("env") or {}), False
+
+
+def child_env_compiled(interp: Interpreter, tmp: str) -> dict[str, str]:
+    """`interp`'s environment; for a free-threaded build, with the lab compiled to bytecode
+    in `tmp` first and read from there (nothing is written into the checkout). If compiling
+    fails the run goes on from source, and its env block says which constants stayed mortal."""
+    env = interp.env()
+    if not interp.facts.get("free_threaded_build"):
+        return env
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "bytecode")
+    argv = [interp.executable, "-m", "compileall", "-q", "-j", "0", str(SOURCE_ROOT / "labsrc")]
+    try:
+        subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=COMPILE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        pass
+    return env
 
 
 def _killpg(proc: subprocess.Popen[bytes]) -> None:

@@ -154,6 +154,12 @@ def without_gil(run: Run) -> Optional[Finding]:
         text += (f". With PYTHON_GIL=1 the same build's py threads ran at {span(relocked_scaling)}"
                  + (": the lock, not the build, is what serialises them" if max(relocked_scaling) <= NO_GAIN
                     else ""))
+    mortal = free.block.get("mortal_kernel_constants")
+    if mortal:
+        text += (f". Caution: there the pure kernels' constants were mortal in {len(mortal)} places "
+                 f"(e.g. {mortal[-1]}): they were compiled from source, not read from a .pyc "
+                 f"(PYTHONDONTWRITEBYTECODE?), so every thread counted references to the same objects, "
+                 f"and py threads scaled less than this build allows")
     columns = ("kernel", "py tax", "C tax", "py threads", "cy_gil threads", "cy_nogil threads", "net py",
                "py threads PYTHON_GIL=1")
     rule = (f"tax: seq work/s there / here; threads: speedup there over its own seq; net: best py work/s "
