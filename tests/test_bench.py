@@ -48,6 +48,26 @@ def test_limit_check_names_cells_above_the_cores_and_judges_them_by_their_noise(
     assert "MISSED" in text.splitlines()[0] and "beyond noise" in text
 
 
+def test_limit_check_names_worker_processes_faster_than_the_parent() -> None:
+    from labsrc.bench.run import limit_check
+    from labsrc.core.results import Cell
+
+    def procs(task_s: float) -> Cell:
+        # 2.6x the seq wall (2.0 s over 0.77 s), noise 2.44-2.76x: beyond the 2 cores either way
+        return Cell("primes", "py", "procs", 2, walls=(0.76, 0.77, 0.78), baseline_s=2.0, baseline_min_s=1.9,
+                    baseline_max_s=2.1, verified=True, spans=_spans({11: [task_s] * 4, 22: [task_s] * 4}))
+
+    seq = Cell("primes", "py", "seq", 1, walls=(2.0,), baseline_s=2.0, verified=True,
+               spans=_spans({1: [0.25] * 8}))
+    faster = limit_check([seq, procs(0.19)], 2)  # each task in 0.76 of the parent's time
+    assert faster.splitlines()[0].endswith("1 of them beyond their own min-max noise, 1 of those by "
+                                           "faster worker processes: met")
+    assert "its workers took 0.76 of the parent's task time: 1.974x at the parent's pace (explained)" in faster
+    same_pace = limit_check([seq, procs(0.25)], 2)
+    assert same_pace.splitlines()[0].endswith("0 of those by faster worker processes: MISSED")
+    assert "(explained)" not in same_pace
+
+
 def test_freethreading_section_refuses_what_it_cannot_measure(tmp_path) -> None:
     """--only freethreading: no interpreter named, a GIL build, or a missing path are usage
     errors (exit 2) before anything is measured."""

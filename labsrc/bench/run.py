@@ -138,23 +138,64 @@ def run_goals(repeats: int, out: TextIO) -> None:
 
 def limit_check(cells: Sequence[Cell], workers: int) -> str:
     """The honesty check on speedups: no parallel cell's median speedup above the usable
-    cores beyond its own min-max noise. One line, then one per cell above the limit."""
+    cores beyond its own min-max noise. One line, then one per cell above the limit.
+
+    A cell of worker processes can also beat the limit because its processes ran each task
+    faster than the parent ran it under seq (one process's code and data land at other
+    addresses than another's: a few percent either way, see `worker_paces`). Such a cell is
+    named with its workers' pace and its speedup at the parent's pace; it counts as
+    explained when that is within its noise of the limit."""
     limit = min(workers, cpu_count())
     parallel = [c for c in cells if c.ok and c.workers > 1 and c.walls]
     above = [c for c in parallel if c.speedup > limit]
     beyond = [c for c in above if c.speedup_low > limit]
-    verdict = "met" if not beyond else "MISSED"
+    base = _seq_task_times(cells)
+    paces = {id(c): _median_pace(c, base) for c in beyond}
+    explained = [c for c in beyond if (paces[id(c)] or 1.0) < 1 and c.speedup_low * paces[id(c)] <= limit]
+    verdict = "met" if len(explained) == len(beyond) else "MISSED"
     lines = [f"speedups vs the {limit} usable cores: {len(parallel)} parallel cells, {len(above)} with a median "
-             f"above {limit}x, {len(beyond)} of them beyond their own min-max noise: {verdict}"]
+             f"above {limit}x, {len(beyond)} of them beyond their own min-max noise"
+             + (f", {len(explained)} of those by faster worker processes" if beyond else "") + f": {verdict}"]
     for c in above:
-        lines.append(f"  {c.label:<40} {c.speedup:.3f}x (noise {c.speedup_low:.3f}-{c.speedup_high:.3f}x) "
-                     + ("beyond noise" if c in beyond else "within noise"))
+        line = f"  {c.label:<40} {c.speedup:.3f}x (noise {c.speedup_low:.3f}-{c.speedup_high:.3f}x) "
+        pace = paces.get(id(c))
+        if c not in beyond:
+            line += "within noise"
+        elif pace is None:
+            line += "beyond noise"
+        else:
+            line += (f"beyond noise; its workers took {pace:.2f} of the parent's task time: "
+                     f"{c.speedup * pace:.3f}x at the parent's pace"
+                     + (" (explained)" if c in explained else ""))
+        lines.append(line)
     return "\n".join(lines)
 
 
 # Executors whose every worker is a process running one task at a time (a Dask threads
 # worker is one process whose threads share a GIL: their task times include the waits).
 _PROCESS_WORKERS = (ExecutorName.PROCS, ExecutorName.MP_POOL, ExecutorName.DASK_PROCS)
+
+
+def _seq_task_times(cells: Sequence[Cell]) -> dict[tuple[str, str], float]:
+    """(kernel, impl) -> the median task time of its seq/1 cell (from the median run's spans)."""
+    return {(c.kernel, c.impl): statistics.median(end - start for start, end, _ in c.spans)
+            for c in cells if c.ok and c.executor == ExecutorName.SEQ and c.workers == 1 and c.spans}
+
+
+def _worker_paces(cell: Cell, base: dict[tuple[str, str], float]) -> list[float]:
+    """Each worker process's median task time over the seq/1 one, sorted ([] when not known)."""
+    seq = base.get((cell.kernel, cell.impl))
+    if not cell.ok or cell.executor not in _PROCESS_WORKERS or not seq or not cell.spans:
+        return []
+    per_worker: dict[int, list[float]] = defaultdict(list)
+    for start, end, worker in cell.spans:
+        per_worker[worker].append(end - start)
+    return sorted(statistics.median(times) / seq for times in per_worker.values())
+
+
+def _median_pace(cell: Cell, base: dict[tuple[str, str], float]) -> Optional[float]:
+    paces = _worker_paces(cell, base)
+    return statistics.median(paces) if paces else None
 
 
 def worker_paces(cells: Sequence[Cell]) -> list[str]:
@@ -164,19 +205,13 @@ def worker_paces(cells: Sequence[Cell]) -> list[str]:
     A process goal missed because one worker process ran the same Python slower than the
     parent is then a figure, not a guess.
     """
-    seq = {(c.kernel, c.impl): statistics.median(end - start for start, end, _ in c.spans)
-           for c in cells if c.ok and c.executor == ExecutorName.SEQ and c.workers == 1 and c.spans}
+    base = _seq_task_times(cells)
     lines = []
     for cell in cells:
-        base = seq.get((cell.kernel, cell.impl))
-        if not cell.ok or cell.executor not in _PROCESS_WORKERS or not base or not cell.spans:
-            continue
-        per_worker: dict[int, list[float]] = defaultdict(list)
-        for start, end, worker in cell.spans:
-            per_worker[worker].append(end - start)
-        paces = sorted(statistics.median(times) / base for times in per_worker.values())
-        where = f"{cell.kernel}/{cell.impl} {cell.executor}" + (f"[{cell.payload}]" if cell.payload else "")
-        lines.append(f"  {where:<36} " + "  ".join(f"{pace:.2f}" for pace in paces))
+        paces = _worker_paces(cell, base)
+        if paces:
+            where = f"{cell.kernel}/{cell.impl} {cell.executor}" + (f"[{cell.payload}]" if cell.payload else "")
+            lines.append(f"  {where:<36} " + "  ".join(f"{pace:.2f}" for pace in paces))
     return lines
 
 
