@@ -53,6 +53,7 @@ from labsrc.harness.iobench import (
 )
 from labsrc.harness.matrix import MatrixResult, plan, run_matrix
 from labsrc.core.names import Payload
+from labsrc.report.lessons.run import ceiling_warning
 from labsrc.report.html.command import REPORT_NAME, check_report_options, publish
 from labsrc.core.results import Cell
 
@@ -100,6 +101,10 @@ def measure_cpu(args: argparse.Namespace, quiet: bool, env: Optional[dict[str, A
 
         add_interpreter_rows(result, interpreters, chosen, impls, executors, workers, opts, env, quiet,
                              local_s=time.monotonic() - started)
+    if env is not None:
+        from labsrc.core.ceiling import run_ceilings
+
+        env["ceiling"] = run_ceilings(result.cells)  # the machine's, in the same rounds as the cells
     dask_env = dask_options.env_block(result.cells)
     if dask_env is not None and env is not None:
         env["dask"] = dask_env  # the clusters' workers and threads, the probe, the clock
@@ -110,6 +115,9 @@ def emit(cells: Sequence[Cell], io_rows: Sequence[IoRow], env: dict[str, Any], o
          out: Optional[TextIO] = None) -> None:
     """Print table + findings; write the files `outputs` names."""
     out = out or sys.stdout
+    low = ceiling_warning(env)
+    if low:
+        print(textwrap.fill(low, width=100), file=out)
     if cells:
         print(report.format_table(cells), file=out)
         print(textwrap.fill(report.legend(env), width=100), file=out)
@@ -151,13 +159,33 @@ def _status(result: MatrixResult, io_failed: bool = False) -> int:
 def cmd_env(args: argparse.Namespace) -> int:
     """Print the environment (human-readable, or JSON with --json)."""
     info = run_env()
+    wanted = getattr(args, "ceiling", False)
+    if wanted:
+        info["ceiling"] = measure_ceiling_now(info["cpu_count"])
     if args.json:
         import json
 
         print(json.dumps(info, indent=2))
     else:
-        print(format_env(info))
+        from labsrc.core.ceiling import describe
+
+        shown = dict(info)
+        if wanted and "error" not in info["ceiling"]:
+            shown["ceiling"] = describe(info["ceiling"])
+        print(format_env(shown))
     return EXIT_OK
+
+
+def measure_ceiling_now(cpus: int) -> dict[str, Any]:
+    """`gil-lab env --ceiling`: {str(N): summary} for 2..cpus workers (2 on one CPU: what the
+    machine gives two at once is then the lesson), over a few rounds."""
+    from labsrc.core import ceiling
+
+    try:
+        found = ceiling.measure(range(2, max(2, cpus) + 1))
+    except RuntimeError as exc:  # the spin is not built: a failure of the install, said plainly
+        return {"error": str(exc)}
+    return {str(n): figures for n, figures in found.items()}
 
 
 def cmd_cpu(args: argparse.Namespace) -> int:
@@ -274,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("env", help="the environment: Python, GIL, CPUs, build")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--ceiling", action="store_true",
+                   help="also measure the machine's parallel ceiling: a plain C loop alone and as N at once")
     _matrix_options(sub.add_parser("cpu", help="kernels x implementations x executors x workers"))
     p = sub.add_parser("io", help="flag downloads: sequential, threads, processes, asyncio")
     p.add_argument("--modes", help=f"comma-separated (default: {','.join(IO_MODES)})")

@@ -55,6 +55,9 @@ class Cell:
     ipc_bytes: Optional[int] = None  # pickled task + answer of one task (process executors)
     verified: bool = False
     spans: tuple[Span, ...] = field(default=(), repr=False)  # the median run's tasks
+    # the machine's parallel ceiling for `workers` in each round this cell was timed in
+    # (labsrc.core.ceiling: a plain C loop alone and `workers` copies at once)
+    ceiling_ratios: tuple[float, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -119,6 +122,18 @@ class Cell:
         return "within noise" if self.speedup_low <= self.workers else "beyond noise"
 
     @property
+    def ceiling(self) -> float:
+        """What the machine gave a plain C loop with `workers` copies, median over this
+        cell's rounds (NaN for one worker or where it was not measured)."""
+        return _median(self.ceiling_ratios)
+
+    @property
+    def of_ceiling(self) -> float:
+        """The speedup over the ceiling: 1.0 is all the machine gave in those rounds."""
+        ceiling = self.ceiling
+        return self.speedup / ceiling if ceiling > 0 else math.nan
+
+    @property
     def probe_cost(self) -> float:
         """What the GIL heartbeat cost this cell: its probed run's wall over the median timed
         one, minus 1 (NaN without a probed run). Not in any speedup: timed runs carry no probe."""
@@ -158,7 +173,7 @@ class Cell:
                 continue
             if value is None and name in _FLOAT_FIELDS:
                 value = math.nan
-            elif name in ("walls", "cpus"):
+            elif name in ("walls", "cpus", "ceiling_ratios"):
                 value = tuple(float(v) for v in value or ())
             elif name == "spans":
                 value = tuple((float(a), float(b), int(w)) for a, b, w in value or ())
@@ -170,9 +185,9 @@ class Cell:
         return cls(**kwargs)
 
 
-RAW_FIELDS = ("walls", "cpus", "spans")
+RAW_FIELDS = ("walls", "cpus", "spans", "ceiling_ratios")
 DERIVED_FIELDS = ("wall_s", "wall_min_s", "wall_max_s", "cpu_s", "speedup", "speedup_low", "speedup_high",
-                  "efficiency", "above_limit", "probe_cost", "throughput", "noisy")
+                  "efficiency", "above_limit", "probe_cost", "throughput", "noisy", "ceiling", "of_ceiling")
 _FLOAT_FIELDS = {f.name for f in fields(Cell) if f.type == "float"}
 
 #: CSV columns: every stored scalar field and every derived figure, in that order.

@@ -22,6 +22,7 @@ from labsrc.core.allocator import pin_allocator
 from labsrc.executors.registry import Work, min_task_s, runs_in_process
 from labsrc.kernels.catalog import Impl, ImplUnavailable, Kernel
 from labsrc.core.names import ExecutorName, Payload, Status
+from labsrc.core.ceiling import QUICK_TARGET_S, SPIN_TARGET_S, CeilingSampler
 from labsrc.core.results import Cell
 from labsrc.harness.timing import TARGET_S, CellRun, Checker, Options
 from labsrc.core.worker import clock
@@ -177,23 +178,32 @@ def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> I
                     spec.payload or Payload.RECIPE) for spec in item.cells]
     for run in runs:
         run.cell.load_s = load_s
+    # the machine's parallel ceiling, once per round, so that it meets the cells' load
+    ceiling = CeilingSampler([spec.workers for spec in item.cells],
+                             QUICK_TARGET_S if opts.quick else SPIN_TARGET_S)
     try:
         for _ in range(opts.repeats):
             for run in runs:  # one timed run of every cell per round (the first opens it)
                 run.repeat()
+            ceiling.sample()
         for run in runs:  # then one probed run each, for the GIL figures (labsrc.harness.timing)
             run.probe_run()
     except KeyboardInterrupt:  # stop every pool now; keep the cells that have timed runs
-        partial = [run.finish(interrupted=True) for run in runs]
+        partial = [_with_ceiling(run.finish(interrupted=True), ceiling) for run in runs]
         for cell in partial:
             if cell.ok:
                 notify(cell)
                 yield cell
         raise
     for run in runs:
-        cell = run.finish()
+        cell = _with_ceiling(run.finish(), ceiling)
         notify(cell)
         yield cell
+
+
+def _with_ceiling(cell: Cell, ceiling: CeilingSampler) -> Cell:
+    cell.ceiling_ratios = ceiling.ratios(cell.workers)
+    return cell
 
 
 def fill_baselines(cells: Sequence[Cell]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from labsrc.core.ceiling import describe as describe_ceilings
 from labsrc.core.files import atomic_write
 from labsrc.core.names import ExecutorName, Status
 from labsrc.core.results import CSV_FIELDS, SCHEMA, SPREAD_LIMIT, Cell
@@ -43,6 +44,10 @@ NOTES = {
     "startup_s": "pool start-up, measured apart from (and not included in) wall_s",
     "load_s": "importing (and compiling, for JIT peers) the implementation, apart from wall_s",
     "noisy": f"max/min wall over the repeats above {SPREAD_LIMIT}",
+    "ceiling_ratios": ("the machine's parallel ceiling for this cell's workers in each of its rounds: a plain "
+                       "C loop (cext._spin) alone, then as `workers` threads at once; workers x alone / together"),
+    "ceiling": "median of ceiling_ratios (none for one worker)",
+    "of_ceiling": "speedup / ceiling: 1.0 is all the machine gave a plain C loop in the same rounds",
 }
 
 
@@ -114,13 +119,18 @@ def gil_column_note(env: Optional[Mapping[str, Any]] = None) -> str:
 
 def legend(env: Optional[Mapping[str, Any]] = None) -> str:
     """The table's legend for a run in `env`; rows run under another interpreter without a
-    GIL (env["interpreters"], from --python) get their own sentence."""
+    GIL (env["interpreters"], from --python) get their own sentence, the machine's ceiling
+    (env["ceiling"]) its figures."""
     text = ("speedup: vs the same implementation's seq/1 on the same tasks; work/s: throughput, compare "
             f"implementations by it; GIL: {gil_column_note(env)}; start-up: pool start, not in wall; "
             f"[recipe]/[data]: what a process task ships; !: max/min over repeats > {SPREAD_LIMIT}; "
             "eff 100%~: the median speedup is above the workers but within its own min-max noise "
             "(no run beats that limit on equal work); NNN%?: above it beyond noise, look into it; "
-            "timed runs carry no GIL probe, a run apart from them measures GIL")
+            "timed runs carry no GIL probe, a run apart from them measures GIL; vs ceil: the speedup over "
+            "the machine's ceiling, what a plain C loop got from as many workers in the same rounds")
+    ceilings = describe_ceilings((env or {}).get("ceiling") or {})
+    if ceilings:
+        text += f" (here {ceilings})"
     others = (env or {}).get("interpreters") or {}
     free = [label for label, block in others.items()
             if isinstance(block, Mapping) and block.get("gil_enabled") is False]
@@ -171,6 +181,7 @@ CPU_COLUMNS: tuple[Column, ...] = (
     Column("start-up", lambda c: _seconds(pool_startup_s(c))),
     Column("speedup", _key("speedup", _num(".2f"))),
     Column("eff", _efficiency),
+    Column("vs ceil", _key("of_ceiling", _num(".0%"))),
     Column("work/s", _key("throughput", _num(".3g"))),
     Column("GIL", _key("gil_contention", _num(".2f"))),
     Column("ok", _status, right=False),

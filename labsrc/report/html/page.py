@@ -129,6 +129,7 @@ def io_table(rows: Sequence[IoRow]) -> Table:
 
 def environment(env: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The facts a reader needs first: Python and its build, the GIL, CPUs, the extensions."""
+    from labsrc.core.ceiling import describe as describe_ceilings
     from labsrc.core.envinfo import describe_optimisation
 
     def have(key: str) -> bool:
@@ -149,6 +150,9 @@ def environment(env: Mapping[str, Any]) -> list[tuple[str, str]]:
         if isinstance(busy, (int, float)):
             cpus += f"; {busy:.1f} busy with other programs as the run started"
         facts.append(("CPUs", cpus))
+    ceilings = describe_ceilings(env.get("ceiling") or {})
+    if ceilings:  # what the cores gave a plain C loop in the cells' own rounds
+        facts.append(("Parallel ceiling", ceilings))
     if have("cext_built"):
         if env["cext_built"]:
             omp = f"OpenMP {env.get('openmp_version')}" if env.get("openmp") else "serial build (no OpenMP)"

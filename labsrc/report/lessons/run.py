@@ -3,8 +3,9 @@ Dask's threads vs processes, and the problems (failed, skipped, noisy cells; las
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
+from labsrc.core.ceiling import LOW_CEILING, too_low
 from labsrc.report.lessons.common import NO_GAIN, REAL_GAIN, Finding, Run, best, kernels, span, x
 from labsrc.core.names import Status
 from labsrc.core.results import SPREAD_LIMIT
@@ -13,16 +14,56 @@ BUSY_CPUS = 0.3  # CPUs busy with other work at the start worth a warning
 BUSY_LOAD = 0.5  # the 1-minute load average worth a warning (older runs without the sample)
 DASK_THREADS, DASK_PROCS = "dask_threads", "dask_procs"  # executor names of the Dask cells
 LISTED = 5  # failed cells named in the sentence (the table lists them all)
+FAR_BELOW = 0.9  # a ceiling below this share of its worker count is worth saying first
+
+
+def ceiling_warning(env: Mapping[str, Any]) -> str:
+    """'' or, when the machine's ceiling (env["ceiling"]) is below LOW_CEILING for some
+    worker count, the sentence that goes at the top of the output and the report."""
+    ceilings = env.get("ceiling") or {}
+    low = too_low(ceilings)
+    if not low:
+        return ""
+    figures = ", ".join(f"{ceilings[n]['median']:.2f}x from {n} workers" for n in low)
+    return (f"This run cannot teach parallel speedups: in its own rounds a plain C loop got only {figures} "
+            f"(the machine's ceiling; below {LOW_CEILING}x the host gave the lab about one core). The rows "
+            "are kept, but their parallel figures say more about the host than about the GIL.")
+
+
+def _ceiling_sentence(env: Mapping[str, Any]) -> str:
+    """'' or what a ceiling far below the worker count means for every other row."""
+    ceilings = env.get("ceiling") or {}
+    far = [(n, s) for n, s in ceilings.items() if s.get("rounds") and s["median"] < FAR_BELOW * int(n)]
+    if not far:
+        return ""
+    figures = "; ".join(f"{s['median']:.2f}x from {n} workers ({s['min']:.2f}-{s['max']:.2f}x over "
+                        f"{s['rounds']} rounds)" for n, s in far)
+    return (f"In the same rounds as the cells, a plain C loop got {figures}: that is what this machine "
+            "gave at the time, so read every parallel speedup against it (the table's vs ceil column), "
+            "not against the worker count.")
 
 
 def machine_load(run: Run) -> Optional[Finding]:
-    """Say so when other work kept CPUs busy as the run started.
+    """Say so, first, when the machine's ceiling was far below the worker count (or too low
+    to teach parallel speedups at all), then when other work kept CPUs busy as the run started.
 
     Uses the short sample `busy_cpus_at_start` where the env has one (the load average
     also remembers the minute before, including the lab's own previous run).
     """
     if not run.cells:
         return None
+    first = ceiling_warning(run.env) or _ceiling_sentence(run.env)
+    found = _busy_machine(run)
+    if not first:
+        return found
+    if found is None:
+        return Finding("load", "Machine load", first, rule=f"ceiling below {FAR_BELOW:.0%} of the workers",
+                       kind="warning")
+    return Finding("load", "Machine load", f"{first} {found.text}", rule=found.rule, kind="warning")
+
+
+def _busy_machine(run: Run) -> Optional[Finding]:
+    """Other work keeping CPUs busy as the run started (or, in older runs, the load average)."""
     cpus = run.env.get("cpu_count")
     busy = run.env.get("busy_cpus_at_start")
     if cpus and isinstance(busy, (int, float)):
