@@ -20,28 +20,29 @@ from labsrc.cliargs import (
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Does STATEMENT release the GIL? (timeit-style statement and --setup)."""
-    from labsrc.tools.gilcheck import check, compile_statement
+    """The GIL audit of STATEMENT (timeit-style, after --setup) and/or --import MODULE, under
+    each --python: one table of verdicts (labsrc.tools.audit); exit 1 when a --require'd
+    verdict fails or the audited code raises, 2 for bad input."""
+    import json
 
-    try:
-        call = compile_statement(args.statement, args.setup)
-    except SyntaxError as exc:
-        raise UsageError(f"{exc.filename}: {exc.msg} (line {exc.lineno}): {exc.text!r}") from None
-    except Exception as exc:  # the setup code itself failed
-        print(f"gil-lab: --setup raised {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        result = check(call, tries=args.tries)
-    except Exception as exc:
-        print(f"gil-lab: the statement raised {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    # Without a GIL the heartbeat waits for nothing but a CPU: say so beside its figure.
-    heartbeat = (f"the GIL heartbeat waited {result.contention:.1%} of it" if result.gil_enabled
-                 else f"the heartbeat woke late {result.contention:.1%} of it (waiting for a CPU: "
-                      "there is no GIL here)")
-    print(f"{args.statement}\n  ran {result.window_s:.3f} s; the main thread's longest stall was "
-          f"{result.freeze:.1%} of it; {heartbeat}\n  -> {result.verdict}")
-    return EXIT_OK
+    from labsrc.core.usage import split_names
+    from labsrc.tools.audit import VERDICTS, audit, check_verdict_names
+    from labsrc.tools.audit_table import render
+
+    only = check_verdict_names(split_names(args.only, "--only") or list(VERDICTS), "--only")
+    required = check_verdict_names(split_names(args.require, "--require") or [], "--require")
+    asked = [name for name in VERDICTS if name in only or name in required]
+    report = audit(args.statement, setup=args.setup, module=args.module, python=args.python,
+                   verdicts=asked, threads=args.threads, result=args.result, tries=args.tries,
+                   timeout_s=args.timeout)
+    if args.json:
+        print(json.dumps({**report.to_json(), "required": required,
+                          "required_failures": report.failures(required)}, indent=2))
+    else:
+        print(render(report, required), flush=True)
+    for error in report.errors():  # the audited code raised: no verdict stands on it
+        print(f"gil-lab: {error}", file=sys.stderr)
+    return EXIT_FAILED if report.errors() or report.failures(required) else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -100,13 +101,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
                  ) -> dict[str, Callable[[argparse.Namespace], int]]:
     """Add check, demo and bench to `sub`; return their handlers."""
-    p = sub.add_parser("check", help="does a statement release the GIL? (timeit-style)",
-                       description="Run STATEMENT in a thread and measure whether other Python "
-                                   "threads could run meanwhile. Example: gil-lab check --setup "
-                                   "\"import zlib; data = bytes(100_000_000)\" \"zlib.compress(data)\"")
-    p.add_argument("statement", help="Python code to run (give it ~0.1 s of work or more)")
+    p = sub.add_parser("check", help="the GIL audit of a statement or a module: releases the GIL? keeps "
+                                     "a free-threaded build free? scales? thread-safe? loads in a sub-interpreter?",
+                       description="Audit STATEMENT (timeit-style, after --setup) and/or --import MODULE under "
+                                   "each --python: one table of verdicts (releases-gil, keeps-gil-off, scales, "
+                                   "thread-safe, subinterpreter), each with its figure; a verdict that cannot be "
+                                   "asked of an interpreter reads 'not checked: why'. Example: gil-lab check "
+                                   "--setup \"import zlib; data = bytes(100_000_000)\" \"zlib.compress(data)\"")
+    p.add_argument("statement", nargs="?", default="",
+                   help="Python code to run (give it ~0.1 s of work or more); optional with --import")
     p.add_argument("--setup", default="", help="code run once before, e.g. imports and data")
+    p.add_argument("--import", dest="module", default="", metavar="MODULE",
+                   help="a module to audit: imported first (keeps-gil-off names the first module that "
+                        "turned the GIL on; subinterpreter says whether it loads there)")
+    p.add_argument("--python", action="append", metavar="PATH",
+                   help="an interpreter to audit under, where gil-lab is installed (repeatable; default: "
+                        "this one), e.g. --python /usr/bin/python3.13 --python /usr/bin/python3.13t")
+    p.add_argument("--only", metavar="VERDICT[,...]", help="ask only these verdicts (default: all)")
+    p.add_argument("--require", metavar="VERDICT[,...]",
+                   help="exit 1 unless each passed: checked on at least one interpreter, failed on none")
+    p.add_argument("--result", default="", metavar="EXPR",
+                   help="thread-safe: an expression over the setup's names, evaluated after the calls, that "
+                        "must equal its value after the same calls run one by one (shared state)")
+    p.add_argument("--threads", type=positive_int, help="threads for scales and thread-safe "
+                                                        "(default: the CPUs there, 2 to 4)")
     p.add_argument("--tries", type=positive_int, default=3, help="measurements of the freeze (default 3)")
+    p.add_argument("--timeout", type=float_in(0, 3600), default=120.0,
+                   help="seconds each probe may take before it counts as hung (default 120)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p = sub.add_parser("demo", help="the book's demos, and the free-threaded GIL's silent re-enable")
     p.add_argument("which", choices=("map", "spinner", "reenable"))
     p.add_argument("--python", help="reenable: the free-threaded interpreter to run it under "

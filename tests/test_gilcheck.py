@@ -41,6 +41,9 @@ def test_verdict_thresholds_and_short_calls() -> None:
     assert "too short" in GilCheck(0.0, 0.001, 0.0).verdict
     assert "part of the call" in GilCheck(0.6, 1.0, 0.5).verdict
     assert GilCheck(0.97, 1.0, 0.9).verdict.startswith("holds the GIL")
+    # Short freezes but a heartbeat that waited most of the call: pure Python taking turns.
+    assert GilCheck(0.08, 1.0, 0.88).verdict.startswith("holds the GIL, taking turns")
+    assert GilCheck(0.03, 1.0, 0.36).verdict.startswith("releases the GIL")  # a loaded machine's release
     # Without a GIL nothing is judged, whatever the figures say.
     for figures in ((0.97, 1.0, 0.9), (0.01, 1.0, 0.0), (0.0, 0.001, 0.0)):
         assert GilCheck(*figures, gil_enabled=False).verdict == NOT_CHECKED
@@ -73,22 +76,25 @@ def _stall(stdout: str) -> float:
 
 
 def test_cli_check_says_which_and_exits_with_clear_codes() -> None:
+    # `gil-lab check` is the audit now (tests/test_audit*.py); its releases-gil row is this check.
+    only = ("--only", "releases-gil")
     if gil_disabled():
-        # No GIL in the child either: the figures, then "not checked", and still exit 0.
-        held = _gil_lab(HELD, "--tries", "3")
-        assert held.returncode == 0 and f"-> {NOT_CHECKED}" in held.stdout, held
-        assert "holds the GIL" not in held.stdout and "releases the GIL" not in held.stdout
-        assert _stall(held.stdout) < 0.5 and "there is no GIL here" in held.stdout
+        # No GIL in the child either: not checked (never a pass), and still exit 0.
+        held = _gil_lab(HELD, "--tries", "3", *only)
+        assert held.returncode == 0 and "not checked" in held.stdout, held
+        assert "runs without a GIL" in held.stdout and "holds the GIL" not in held.stdout
         # PYTHON_GIL=1 gives the same build a GIL, and the usual verdict comes back.
-        held = _gil_lab(HELD, "--tries", "1", gil="1")
+        held = _gil_lab(HELD, "--tries", "1", *only, gil="1")
     else:
-        held = _gil_lab(HELD, "--tries", "1")
+        held = _gil_lab(HELD, "--tries", "1", *only)
     assert held.returncode == 0 and "holds the GIL" in held.stdout, held
     assert _stall(held.stdout) > 0.8 and "the GIL heartbeat waited" in held.stdout
     bad = _gil_lab("x = (1")
     assert bad.returncode == 2 and "never closed" in bad.stderr and "Traceback" not in bad.stderr
-    raised = _gil_lab("1 / 0")
+    # The audited code's own errors: exit 1 (thread-safe runs the code on every build).
+    runs = ("--only", "releases-gil,thread-safe")
+    raised = _gil_lab("1 / 0", *runs)
     assert raised.returncode == 1 and "ZeroDivisionError" in raised.stderr
-    broken_setup = _gil_lab("pass", "--setup", "import no_such_module_here")
+    broken_setup = _gil_lab("pass", "--setup", "import no_such_module_here", *runs)
     assert broken_setup.returncode == 1 and "ModuleNotFoundError" in broken_setup.stderr
     assert _gil_lab("pass", "--tries", "0").returncode == 2
