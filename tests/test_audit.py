@@ -104,7 +104,8 @@ def test_scales_known_yes_and_no(ft_python: str) -> None:
     if verdict.answer == NOT_CHECKED and "too busy" in verdict.figure:
         # Other jobs hold the CPUs: the reference loop did not scale either, so nothing could.
         pytest.skip(f"this machine has no free CPUs now: {verdict.figure}")
-    assert verdict.answer == YES and (verdict.value or 0) >= 1.4 and "reference" in verdict.figure, verdict
+    # YES means at least 0.7 of what the reference loop got around it (itself >= 1.4x here)
+    assert verdict.answer == YES and (verdict.value or 0) >= 0.7 * 1.4 and "reference" in verdict.figure, verdict
     serial = one(audit("with lock: sum(range(2_000_000))", setup="import threading; lock = threading.Lock()",
                        python=ft_python, verdicts=["scales"], threads=2), "scales")
     assert serial.answer in (NO, NOT_CHECKED), serial
