@@ -85,12 +85,18 @@ def openmp_flags() -> list[str]:
     return ["-fopenmp"]
 
 
+INTERP_BACKPORT = 'interpreters-pep-734>=0.5; python_version >= "3.13" and python_version < "3.14"'
+
 # Optional peers, one extra each; a missing one shows as an "unavailable: pip install
 # gil-lab[extra]" row, never as a crash.
 EXTRAS = {
     "trace": ["py-spy>=0.4"],  # gil-lab trace: who holds the GIL (py-spy --gil)
     "peers": ["numba>=0.61"],  # numba / numba_gil rows
     "dask": ["distributed>=2025.1"],  # dask_threads / dask_procs executors
+    # the interp executor on 3.13 (InterpreterPoolExecutor, PEP 734, backported); 3.14+ has
+    # it in the standard library. The backport needs 3.13's _interpreters module: on 3.12 it
+    # would install but not load, so it is not offered there (the interp rows say why).
+    "interp": [INTERP_BACKPORT],
 }
 # The tests cover every optional peer that works on this build, so the test extra brings
 # them all. A free-threaded build (3.13t) has no numba (llvmlite: no free-threaded wheel, and
@@ -108,6 +114,8 @@ EXTRAS["test"] = [
     *([] if FREE_THREADED else ["gilknocker>=0.4"]),
     # drives Debian's chromium + chromium-driver in the HTML report's browser test
     "selenium>=4.20",
+    # the interp executor's tests on 3.13 (and 3.13t: the backport runs there too)
+    INTERP_BACKPORT,
 ]
 
 

@@ -11,7 +11,6 @@ import os
 import pickle
 import resource
 import signal
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -148,15 +147,6 @@ def call_recipe(ref: TaskRef, scale: int, index: int) -> RemoteResult:
     args = task_input(ref.kernel, scale, index)
     done = _timed_call(function(ref), args, dict(ref.kwargs))
     return done._replace(answer=digest(done.answer))
-
-
-def call_in_interpreter(ref: TaskRef, args: TaskArgs) -> RemoteResult:
-    """Worker entry in a sub-interpreter: a thread of this process, so RUSAGE_SELF would
-    count the whole process; no CPU figure, and the worker is the thread id."""
-    fn = function(ref)
-    start = clock()
-    answer = call_shifted(fn, args, dict(ref.kwargs))
-    return RemoteResult(answer, start, clock(), threading.get_native_id(), 0.0)
 
 
 def init_worker(ref: TaskRef) -> None:

@@ -7,9 +7,10 @@ the work), `run(ref, work)` runs every task and returns the answers in task orde
 exception or Ctrl-C).
 
 Here: the registry (`_TYPES`, `make_executor`, `executor_available`) and the
-`concurrent.futures` executors (seq, threads, asyncio, procs, interp). The book's
-`threading` / `multiprocessing` alternatives live in labsrc.executors.classic, the Dask
-executors in labsrc.executors.dask.executors, their common base in labsrc.executors.base.
+`concurrent.futures` executors (seq, threads, asyncio, procs). The book's
+`threading` / `multiprocessing` alternatives live in labsrc.executors.classic, the
+sub-interpreter pool in labsrc.executors.interp, the Dask executors in
+labsrc.executors.dask.executors, their common base in labsrc.executors.base.
 
 The task function travels as a `TaskRef` (kernel and implementation *names*): worker
 processes resolve it through the catalog themselves, so nothing unpicklable crosses. What
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-import sys
 from typing import Any, Callable, Optional, Sequence
 
 from labsrc.executors.base import (
@@ -39,11 +39,11 @@ from labsrc.executors.base import (
 from labsrc.core.worker import CLOCK_INFO
 from labsrc.executors.classic import MpPoolExecutor, ThreadingExecutor
 from labsrc.executors.dask.executors import DaskProcsExecutor, DaskThreadsExecutor, dask_available
+from labsrc.executors.interp import InterpExecutor, interp_reason
 from labsrc.core.names import ExecutorName, Payload
 from labsrc.core.worker import (
     TaskRef,
     call_data,
-    call_in_interpreter,
     call_recipe,
     clock,
     function,
@@ -190,36 +190,6 @@ class ProcsExecutor(Executor):
         pool.shutdown(wait=True, cancel_futures=abort)
 
 
-class InterpExecutor(ProcsExecutor):
-    """concurrent.futures.InterpreterPoolExecutor (Python >= 3.14): one interpreter per
-    worker. Inputs are always shipped (data payload): interpreters share the process."""
-
-    name = ExecutorName.INTERP
-
-    def __init__(self, workers: int, payload: Payload = Payload.DATA) -> None:
-        super().__init__(workers, Payload.DATA)
-
-    def _make_pool(self, ref: TaskRef) -> cf.Executor:
-        pool_type = getattr(cf, "InterpreterPoolExecutor", None)
-        if pool_type is None:
-            raise ExecutorUnavailable(interp_reason())
-        return pool_type(self.workers, initializer=function, initargs=(ref,))
-
-    def run(self, ref: TaskRef, work: Work) -> RunOutput:
-        return remote_output(self._map(call_in_interpreter, [(ref, args) for args in work.args]))
-
-    def _stop(self, abort: bool) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=abort)
-
-
-def interp_reason() -> str:
-    """Why `interp` cannot run here ('' when it can)."""
-    if hasattr(cf, "InterpreterPoolExecutor"):
-        return ""
-    return f"needs Python 3.14 (InterpreterPoolExecutor); this is {sys.version.split()[0]}"
-
-
 # The one registry: every ExecutorName has its class here (a test checks that).
 _TYPES: dict[str, type[Executor]] = {
     kind.name: kind
@@ -231,8 +201,9 @@ _DASK = (ExecutorName.DASK_THREADS, ExecutorName.DASK_PROCS)
 
 def executor_available(name: str) -> tuple[bool, str]:
     """(True, '') when executor `name` can run on this interpreter, else (False, reason)."""
-    if name == ExecutorName.INTERP and interp_reason():
-        return False, interp_reason()
+    if name == ExecutorName.INTERP:
+        reason = interp_reason()
+        return not reason, reason
     if name in _DASK:
         return dask_available()
     return True, ""

@@ -5,7 +5,8 @@ numbers it rests on (per kernel in a small table) and adds its interpretation on
 those numbers pass the thresholds named beside it. `lessons()` runs them in `ORDER`:
 the machine-load warning, GIL held vs released, compiling is not enough, processes, OpenMP
 inside one call, single-core speed, without the GIL (free-threaded rows beside GIL-build
-rows), I/O, I/O under CPU load, Dask, and problems last.
+rows), sub-interpreters (own-GIL interp rows beside processes), I/O, I/O under CPU load,
+Dask, and problems last.
 `labsrc.report.findings` prints them as text; the HTML report renders `Finding.as_dict()`.
 """
 
@@ -19,6 +20,7 @@ from labsrc.report.lessons.cores import openmp, processes, single_core
 from labsrc.report.lessons.io import downloads, downloads_under_load
 from labsrc.report.lessons.nogil import without_gil
 from labsrc.report.lessons.run import dask, machine_load, problems
+from labsrc.report.lessons.subinterp import sub_interpreters
 from labsrc.report.lessons.threads import compiled_not_enough, gil_released
 from labsrc.core.results import Cell
 
@@ -27,7 +29,7 @@ Lesson = Callable[[Run], Optional[Finding]]
 #: The lessons, in the order a reader meets them.
 ORDER: tuple[Lesson, ...] = (
     machine_load, gil_released, compiled_not_enough, processes, openmp, single_core, without_gil,
-    downloads, downloads_under_load, dask, problems,
+    sub_interpreters, downloads, downloads_under_load, dask, problems,
 )
 
 

@@ -1,0 +1,84 @@
+"""What runs inside a worker sub-interpreter of the `interp` executor (labsrc.executors.interp).
+
+One entry point, `serve(request: bytes) -> bytes`, that never raises. The reason is the pool,
+not the lab: the PEP 734 backport (interpreters-pep-734 0.5.0) catches an exception only
+once the called function runs; a call that fails before that (unpickling the function or its
+arguments: a function from `__main__`, a numpy array where numpy cannot load) leaves its
+worker thread polling forever for a result that never comes (measured: a 10-minute hang).
+So nothing but `bytes` crosses: the request is unpickled here, inside the try, and the reply
+(the answer, or the exception's type and message) is pickled here too. Unpickling
+`serve` itself imports only this module, labsrc.core.worker and labsrc.core.layout, which
+load in an own-GIL sub-interpreter (a test checks it).
+
+This module must stay importable there: pure Python, no numpy, no C extension that has not
+opted in to sub-interpreters (cext.* has not; see docs/subinterpreters.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from labsrc.core.layout import call_shifted
+from labsrc.core.worker import RemoteResult, clock
+
+# Request kinds: start-up (import the task function, say which thread answered), and a task
+# whose input is shipped. There is no recipe kind: building an input from its recipe needs
+# the kernel catalog, whose entries import numpy (for their workloads and verifiers), and
+# numpy cannot load in an own-GIL sub-interpreter. So tasks name their function by module
+# and attribute (the parent resolved them through the catalog) and carry their input.
+READY, DATA = "ready", "data"
+
+_FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+def task_function(module: str, name: str) -> Callable[..., Any]:
+    """`module.name`, imported once per interpreter (ImportError when it cannot load here)."""
+    key = (module, name)
+    fn = _FUNCTIONS.get(key)
+    if fn is None:
+        fn = _FUNCTIONS[key] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def serve(request: bytes) -> bytes:
+    """Run one request; the reply is ("ok", value) or ("raised", ...), always pickled."""
+    try:
+        kind, module, name, kwargs, payload = pickle.loads(request)
+        return pickle.dumps(("ok", _handle(kind, task_function(module, name), kwargs, payload)))
+    except BaseException as exc:  # noqa: BLE001 - everything goes back as a reply (see above)
+        return failure_reply(exc)
+
+
+def _handle(kind: str, fn: Callable[..., Any], kwargs: dict[str, Any], payload: Any) -> Any:
+    if kind == READY:
+        # Hold a moment: a worker that is already up must not answer every start-up call
+        # while another interpreter is still being created (start-up ends when all answered).
+        time.sleep(payload)
+        return threading.get_native_id()
+    if kind != DATA:
+        raise ValueError(f"unknown request kind {kind!r}")
+    start = clock()
+    answer = call_shifted(fn, payload, kwargs)
+    end = clock()
+    # A thread of this process: its CPU time is already in the parent's RUSAGE_SELF, so it
+    # reports none of its own (counting it here too would double it).
+    return RemoteResult(answer, start, end, threading.get_native_id(), 0.0)
+
+
+def cannot_load(exc: BaseException) -> bool:
+    """Whether `exc` says a module cannot be imported here (not that the task failed)."""
+    return isinstance(exc, ImportError)
+
+
+def failure_reply(exc: BaseException) -> bytes:
+    """("raised", the pickled exception or None, its type name, message, cannot_load)."""
+    pickled: Optional[bytes]
+    try:
+        pickled = pickle.dumps(exc)
+    except Exception:  # an exception with unpicklable parts still travels as its text
+        pickled = None
+    return pickle.dumps(("raised", pickled, type(exc).__name__, str(exc), cannot_load(exc)))
