@@ -42,9 +42,9 @@ def test_verdicts_use_this_runs_cells() -> None:
     assert by_goal[("py", "procs", "speedup")].value is None  # not measured: said, not guessed
     text = format_verdicts(evaluate(cells))
     assert "25.000x" in text and "MISSED" in text and "not measured" in text
-    # No cy_prange cell here, so no prange goal; the threading, mp_pool and Dask goals of
-    # py and cy_nogil count, as not measured.
-    assert "2 of 11 goals met" in text
+    # No cy_prange cell here, so no prange goal; the threading, mp_pool, interp and Dask
+    # goals of py and cy_nogil count, as not measured.
+    assert "2 of 12 goals met" in text
 
 
 def test_goals_skip_kernels_without_the_implementation() -> None:
@@ -99,3 +99,26 @@ def test_executor_ratio_goals_are_judged_within_a_band() -> None:
     assert evaluate([base, threads, fast], [goal])[0].met is False
     assert evaluate([base, close], [goal])[0].value is None  # no threads cell: not measured
     assert "speed vs threads within 10%" in format_verdicts([verdict])
+
+
+def test_goals_about_releasing_the_gil_are_judged_against_the_machines_ceiling() -> None:
+    nogil = _cell("cy_nogil", "threads", 2, speedup=1.6)
+    nogil.ceiling_ratios = (1.62, 1.65, 1.7)  # what a plain C loop got in the same rounds
+    held = _cell("py", "threads", 2, speedup=1.04)
+    held.ceiling_ratios = (1.62, 1.65, 1.7)
+    cells = [_base("cy_nogil"), nogil, _base("py"), held]
+    by_impl = {(v.goal.impl, v.goal.executor): v for v in evaluate(cells) if v.goal.metric == "speedup"}
+    released = by_impl[("cy_nogil", "threads")]
+    assert released.ceiling == pytest.approx(1.65)
+    assert released.bound == pytest.approx(1.9 * 1.65 / 2)  # 95% of the ceiling
+    assert released.best == pytest.approx(1.6) and released.met is True
+    serialised = by_impl[("py", "threads")]  # proving the GIL serialises stays absolute
+    assert serialised.ceiling is None and serialised.bound == 1.05 and serialised.met is True
+    text = format_verdicts([released, serialised])
+    assert "1.65x" in text and "met (>= 1.57x here: 82% of the goal)" in text
+    nogil.ceiling_ratios = (2.3, 2.4, 2.5)  # above the cores: noise, never a harder goal
+    (again,) = [v for v in evaluate(cells) if (v.goal.impl, v.goal.executor) == ("cy_nogil", "threads")]
+    assert again.bound == pytest.approx(1.9) and again.met is False
+    nogil.ceiling_ratios = ()  # not measured: the absolute goal
+    (plain,) = [v for v in evaluate(cells) if (v.goal.impl, v.goal.executor) == ("cy_nogil", "threads")]
+    assert plain.ceiling is None and plain.met is False
