@@ -107,3 +107,14 @@ def test_env_ceiling_measures_it_alone(capsys: Any) -> None:
     assert cli.main(["env", "--ceiling", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)["ceiling"]
     assert shown["2"]["rounds"] == 5 and shown["2"]["min"] <= shown["2"]["median"] <= shown["2"]["max"]
+
+
+def test_the_threads_lesson_quotes_the_share_of_the_ceiling() -> None:
+    from labsrc.report.lessons.threads import gil_released
+
+    cells = (make_cell("py", "threads", 2, speedup=1.0), make_cell("cy_nogil", "threads", 2, speedup=1.6,
+                                                                   ceiling_ratios=(1.6, 1.62, 1.58)))
+    found = gil_released(Run(cells, (), {}))
+    assert found is not None and "reached 1.60x, 100% of what this machine gave a plain C loop" in found.text
+    unmeasured = gil_released(Run((cells[0], make_cell("cy_nogil", "threads", 2, speedup=1.6)), (), {}))
+    assert unmeasured is not None and "plain C loop" not in unmeasured.text

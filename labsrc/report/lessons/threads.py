@@ -8,6 +8,8 @@ figure is scheduling latency rather than waiting for a GIL.
 
 from __future__ import annotations
 
+import math
+
 from typing import Optional
 
 from labsrc.report.lessons.common import (
@@ -39,6 +41,9 @@ def gil_released(run: Run) -> Optional[Finding]:
     columns = ("kernel", "threads", "py", "cy_nogil", f"probe py ({run.probe_name()})", "probe cy_nogil")
     body = (f"with {threads}, pure Python ran at {py_span} of its sequential time {where([k for k, _, _ in pairs])} "
             f"while the same C loop with the GIL released (cy_nogil) reached {free_span}")
+    shares = [f.of_ceiling for _, _, f in pairs]
+    if all(math.isfinite(v) for v in shares):  # what the machine gave in the same rounds
+        body += f", {pct_span(shares)} of what this machine gave a plain C loop in the same rounds"
     if run.free_threaded:
         scaled = [k for k, p, _ in pairs if p.speedup >= REAL_GAIN]
         text = f"With the GIL disabled (free-threaded build) and {body[len('with '):]}"
