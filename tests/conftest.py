@@ -61,6 +61,26 @@ def ft_python() -> str:
     return found
 
 
+@pytest.fixture(scope="session")
+def ft_python_with_cext(ft_python: str) -> str:
+    """ft_python where the lab's extensions are built for it too. CI's free-threaded session
+    builds them before its tests run, so there this never skips; a session on a GIL build
+    skips (saying so) until `pip install -e .` has run with that free-threaded interpreter."""
+    import subprocess
+    import sysconfig
+
+    from labsrc.interpreters.discover import child_env
+
+    probe = subprocess.run([ft_python, "-c", "import cext.primes"], env=child_env(), capture_output=True,
+                           text=True, timeout=60)
+    if probe.returncode == 0:
+        return ft_python
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        pytest.fail(f"the extensions are not built for {ft_python}: {probe.stderr.strip()[-300:]}")
+    pytest.skip(f"the extensions are not built for {ft_python} yet (`{ft_python} -m pip install -e .` builds "
+                "them; CI's free-threaded session runs this test)")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """On a free-threaded build, the whole session must end with the GIL still off: an
     extension imported without the free-threading declaration turns it on for the whole

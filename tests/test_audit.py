@@ -76,7 +76,8 @@ def test_releases_gil_known_yes_and_no() -> None:
     assert turns.answer == NO and "taking turns" in turns.figure, turns
 
 
-def test_keeps_gil_off_names_the_module_that_turned_it_on(ft_python: str) -> None:
+def test_keeps_gil_off_names_the_module_that_turned_it_on(ft_python_with_cext: str) -> None:
+    ft_python = ft_python_with_cext
     declared = audit(module="cext.primes", python=ft_python, verdicts=["keeps-gil-off"])
     undeclared = audit(module="cext.primes_undeclared", python=ft_python, verdicts=["keeps-gil-off"])
     assert one(declared, "keeps-gil-off").answer == YES, declared
