@@ -108,7 +108,7 @@ def _released_spin(gate: threading.Barrier, spin: Callable[[int], int], steps: i
 
 def summary(ratios: Iterable[float]) -> dict[str, Any]:
     """{'median', 'min', 'max', 'rounds'} of some rounds' ceilings (None figures without any)."""
-    values = [r for r in ratios]
+    values = list(ratios)
     if not values:
         return {"median": None, "min": None, "max": None, "rounds": 0}
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}

@@ -103,15 +103,15 @@ class InterpExecutor(Executor):
         deadline = clock() + STARTUP_TIMEOUT_S
         seen: set[int] = set()
         while len(seen) < self.workers:
-            seen.update(self._map(ref, [_request(READY, ref, READY_HOLD_S)] * self.workers, deadline))
+            seen.update(self._map(ref, [_request(READY, ref, READY_HOLD_S)] * self.workers, deadline, "start-up"))
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
         requests = [_request(DATA, ref, args) for args in work.args]
-        out: list[RemoteResult] = self._map(ref, requests, clock() + TASK_TIMEOUT_S * len(requests))
+        out: list[RemoteResult] = self._map(ref, requests, clock() + TASK_TIMEOUT_S * len(requests), "task")
         return remote_output([done._replace(answer=_as_here(ref, args, done.answer))
                               for args, done in zip(work.args, out)])
 
-    def _map(self, ref: TaskRef, requests: Sequence[tuple[Any, ...]], deadline: float) -> list[Any]:
+    def _map(self, ref: TaskRef, requests: Sequence[bytes], deadline: float, stage: str) -> list[Any]:
         """Submit every request, then collect the replies in order, each within the deadline."""
         assert self._pool is not None, "open() first"
         futures = [self._pool.submit(serve, r) for r in requests]
@@ -120,9 +120,7 @@ class InterpExecutor(Executor):
             try:
                 reply = future.result(timeout=max(0.0, deadline - clock()))
             except cf.TimeoutError:
-                raise WorkerCrashed(f"a sub-interpreter did not answer within the "
-                                    f"{'start-up' if len(requests) and pickle.loads(requests[0])[0] == READY else 'task'}"
-                                    f" timeout") from None
+                raise WorkerCrashed(f"a sub-interpreter did not answer within the {stage} timeout") from None
             except cf.BrokenExecutor as exc:  # an interpreter could not even be created
                 raise WorkerCrashed(f"the interpreter pool broke ({exc})") from exc
             replies.append(_answer(ref, reply))
