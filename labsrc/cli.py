@@ -115,7 +115,7 @@ def emit(cells: Sequence[Cell], io_rows: Sequence[IoRow], env: dict[str, Any], o
          out: Optional[TextIO] = None) -> None:
     """Print table + findings; write the files `outputs` names."""
     out = out or sys.stdout
-    low = ceiling_warning(env)
+    low = ceiling_warning(env, cells)
     if low:
         print(textwrap.fill(low, width=100), file=out)
     if cells:

@@ -118,3 +118,22 @@ def test_the_threads_lesson_quotes_the_share_of_the_ceiling() -> None:
     assert found is not None and "reached 1.60x, 100% of what this machine gave a plain C loop" in found.text
     unmeasured = gil_released(Run((cells[0], make_cell("cy_nogil", "threads", 2, speedup=1.6)), (), {}))
     assert unmeasured is not None and "plain C loop" not in unmeasured.text
+
+
+def test_a_cell_above_its_rounds_ceiling_shows_the_ceiling_read_low() -> None:
+    from labsrc.report.lessons.threads import gil_released
+
+    low = {"ceiling": {"2": ceiling.summary([1.5, 1.6, 1.7])}}
+    beaten = make_cell("cy_nogil", "threads", 2, speedup=1.98, ceiling_ratios=(1.5, 1.6, 1.7))
+    cells = (make_cell("py", "threads", 2, speedup=1.0), beaten)
+    found = machine_load(Run(cells, (), low))
+    assert found is not None and found.text.startswith("The machine's ceiling read low in this run: "
+                                                       "primes/cy_nogil/threadsx2 reached 1.98x, 124% of the 1.60x")
+    assert "read every parallel speedup against it" not in found.text
+    lesson = gil_released(Run(cells, (), low))
+    assert lesson is not None and "plain C loop" not in lesson.text
+    too_low_env = {"ceiling": {"2": ceiling.summary([1.05, 1.1, 1.0])}}
+    assert ceiling_warning(too_low_env, [make_cell("cy_nogil", "threads", 2, speedup=1.9,
+                                                    ceiling_ratios=(1.0, 1.05, 1.1))]) == ""
+    assert ceiling_warning(too_low_env, [make_cell("cy_nogil", "threads", 2, speedup=1.04,
+                                                    ceiling_ratios=(1.0, 1.05, 1.1))]) != ""
