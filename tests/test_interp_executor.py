@@ -26,7 +26,7 @@ from labsrc.core.results import Cell
 from labsrc.core.worker import TaskRef
 from labsrc.executors import interp as interp_module
 from labsrc.executors.interp import INSTALL_HINT, interp_reason, short_reason
-from labsrc.executors.interp_worker import serve
+from labsrc.executors.interp_worker import answer, serve
 from labsrc.executors.registry import ExecutorUnavailable, Work, executor_available, make_executor
 from labsrc.harness.timing import Options, measure_cell
 from labsrc.kernels import get_kernel, kernels
@@ -117,13 +117,26 @@ def test_a_raising_task_raises_from_run_and_fails_its_cell() -> None:
 
 
 def test_the_worker_entry_never_raises() -> None:
-    # A reply for anything, even a request that cannot be unpickled: an exception escaping
-    # there would leave the backport's worker waiting forever.
-    status, pickled, type_name, message, cannot_load = pickle.loads(serve(b"not a pickle"))
-    assert status == "raised" and type_name == "UnpicklingError" and not cannot_load
-    request = pickle.dumps(("data", "cext.not_a_module", "f", {}, ()))
-    status, _, type_name, _, cannot_load = pickle.loads(serve(request))
+    # A reply for anything, even a mailbox or a request that cannot be unpickled: an
+    # exception escaping there would leave the backport's worker waiting forever.
+    for entry in (serve, answer):
+        status, pickled, type_name, message, cannot_load = pickle.loads(entry(b"not a pickle"))
+        assert status == "raised" and type_name == "UnpicklingError" and not cannot_load
+    request = pickle.dumps((0, "data", "cext.not_a_module", "f", {}, ()))
+    status, _, type_name, _, cannot_load = pickle.loads(answer(request))
     assert status == "raised" and cannot_load
+
+
+@needs_interp
+def test_the_worker_takes_its_request_from_the_mailbox_and_names_its_index() -> None:
+    from interpreters_backport.interpreters.queues import create
+
+    requests = create()
+    requests.put_nowait(pickle.dumps((7, "data", "labsrc.kernels.primes", "count_primes", {}, (10, 20))))
+    status, index, done = pickle.loads(serve(pickle.dumps(requests)))
+    assert (status, index, done.answer) == ("ok", 7, 4)  # 11, 13, 17, 19
+    status, _, type_name, _, _ = pickle.loads(serve(pickle.dumps(requests)))  # nothing left
+    assert status == "raised" and type_name == "QueueEmpty"
 
 
 @needs_interp

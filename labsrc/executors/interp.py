@@ -9,7 +9,9 @@ thread of this process, so:
   pipe is involved; the worker's CPU time is already in this process's own count;
 - every task ships its input (the data payload, whatever the cell asked for): a worker
   cannot build it from its recipe, which needs the kernel catalog, whose entries import
-  numpy (labsrc.executors.interp_worker says more); the cell then reads interp[data];
+  numpy (labsrc.executors.interp_worker says more); the cell then reads interp[data].
+  Requests travel through a cross-interpreter queue, not as a call's arguments (the
+  pool would put those in a script's source: interp_worker says what that cost);
 - a C extension loads there only if it opted in to sub-interpreters: `cext.*` and numpy
   have not, so their cells read "unavailable: ... does not support loading in
   subinterpreters" (the import error), never a crash;
@@ -46,11 +48,16 @@ READY_HOLD_S = 0.01  # how long a start-up call holds its worker (interp_worker.
 REASON_CHARS = 200  # an import error is quoted up to this long in a row's reason
 
 
-def _pool_type() -> tuple[Optional[Callable[..., cf.Executor]], str]:
-    """(InterpreterPoolExecutor, '') where one can run here, else (None, why not)."""
-    stdlib = getattr(cf, "InterpreterPoolExecutor", None)
-    if stdlib is not None:
-        return stdlib, ""
+# (InterpreterPoolExecutor, create_queue) where they can run here, else why not.
+PoolTypes = tuple[Callable[..., cf.Executor], Callable[[], Any]]
+
+
+def _pool_types() -> tuple[Optional[PoolTypes], str]:
+    """The pool and the queue factory of one implementation of PEP 734, or (None, why not)."""
+    if getattr(cf, "InterpreterPoolExecutor", None) is not None:
+        from concurrent.interpreters import create_queue  # type: ignore[import-not-found]
+
+        return (cf.InterpreterPoolExecutor, create_queue), ""  # type: ignore[attr-defined]
     if sys.version_info < (3, 13):
         # PEP 684 gave 3.12 own-GIL sub-interpreters, but the backport needs 3.13's
         # _interpreters module (measured on 3.12.1: "No module named '_interpreters'").
@@ -58,18 +65,19 @@ def _pool_type() -> tuple[Optional[Callable[..., cf.Executor]], str]:
                       f"this is {sys.version.split()[0]}")
     try:
         from interpreters_backport.concurrent.futures import InterpreterPoolExecutor
+        from interpreters_backport.interpreters.queues import create
     except ModuleNotFoundError as exc:
         if (exc.name or "").startswith("interpreters_backport"):
             return None, INSTALL_HINT
         return None, f"the interpreters-pep-734 backport does not load here: {exc}"
     except ImportError as exc:
         return None, f"the interpreters-pep-734 backport does not load here: {exc}"
-    return InterpreterPoolExecutor, ""
+    return (InterpreterPoolExecutor, create), ""
 
 
 def interp_reason() -> str:
     """Why `interp` cannot run here ('' when it can)."""
-    return _pool_type()[1]
+    return _pool_types()[1]
 
 
 def short_reason(message: str) -> str:
@@ -91,11 +99,13 @@ class InterpExecutor(Executor):
     def __init__(self, workers: int, payload: Payload = Payload.DATA) -> None:
         super().__init__(workers, Payload.DATA)  # the only payload a sub-interpreter can take
         self._pool: Optional[cf.Executor] = None
+        self._create_queue: Callable[[], Any] = lambda: None
 
     def _start(self, ref: TaskRef) -> None:
-        pool_type, why = _pool_type()
-        if pool_type is None:
+        types, why = _pool_types()
+        if types is None:
             raise ExecutorUnavailable(why)
+        pool_type, self._create_queue = types
         self._pool = pool_type(self.workers, thread_name_prefix="lab-interp")
         # A thread pool starts a thread per submit until it has `workers`; each creates its
         # interpreter before taking a call. Ask until every worker has answered once (each
@@ -103,19 +113,25 @@ class InterpExecutor(Executor):
         deadline = clock() + STARTUP_TIMEOUT_S
         seen: set[int] = set()
         while len(seen) < self.workers:
-            seen.update(self._map(ref, [_request(READY, ref, READY_HOLD_S)] * self.workers, deadline, "start-up"))
+            seen.update(self._map(ref, READY, [READY_HOLD_S] * self.workers, deadline, "start-up"))
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
-        requests = [_request(DATA, ref, args) for args in work.args]
-        out: list[RemoteResult] = self._map(ref, requests, clock() + TASK_TIMEOUT_S * len(requests), "task")
+        out: list[RemoteResult] = self._map(ref, DATA, work.args, clock() + TASK_TIMEOUT_S * len(work.args), "task")
         return remote_output([done._replace(answer=_as_here(ref, args, done.answer))
                               for args, done in zip(work.args, out)])
 
-    def _map(self, ref: TaskRef, requests: Sequence[bytes], deadline: float, stage: str) -> list[Any]:
-        """Submit every request, then collect the replies in order, each within the deadline."""
+    def _map(self, ref: TaskRef, kind: str, payloads: Sequence[Any], deadline: float, stage: str) -> list[Any]:
+        """Queue one request per payload, submit as many calls (each takes one request), then
+        collect the answers, each within the deadline, in the payloads' order. A queue per
+        map: a map that failed half-way leaves its requests in its own queue, never in the
+        next map's."""
         assert self._pool is not None, "open() first"
-        futures = [self._pool.submit(serve, r) for r in requests]
-        replies = []
+        requests = self._create_queue()
+        for index, payload in enumerate(payloads):
+            requests.put_nowait(_request(index, kind, ref, payload))
+        mailbox = pickle.dumps(requests)
+        futures = [self._pool.submit(serve, mailbox) for _ in payloads]
+        answers: dict[int, Any] = {}
         for future in futures:
             try:
                 reply = future.result(timeout=max(0.0, deadline - clock()))
@@ -123,8 +139,9 @@ class InterpExecutor(Executor):
                 raise WorkerCrashed(f"a sub-interpreter did not answer within the {stage} timeout") from None
             except cf.BrokenExecutor as exc:  # an interpreter could not even be created
                 raise WorkerCrashed(f"the interpreter pool broke ({exc})") from exc
-            replies.append(_answer(ref, reply))
-        return replies
+            index, value = _answer(ref, reply)
+            answers[index] = value
+        return [answers[index] for index in range(len(payloads))]
 
     def _stop(self, abort: bool) -> None:
         pool, self._pool = self._pool, None
@@ -139,12 +156,13 @@ class InterpExecutor(Executor):
                 thread.join(timeout=max(0.0, deadline - clock()))
 
 
-def _request(kind: str, ref: TaskRef, payload: Any) -> bytes:
-    """One request for interp_worker.serve, pickled here: the task function by module and
-    attribute (resolved through the catalog here, where it can load), its keyword
-    arguments, and the payload (a task's input, or the start-up hold)."""
+def _request(index: int, kind: str, ref: TaskRef, payload: Any) -> bytes:
+    """One request for interp_worker.answer, pickled here: its index among the requests of
+    one map, the task function by module and attribute (resolved through the catalog here,
+    where it can load), its keyword arguments, and the payload (a task's input, or the
+    start-up hold)."""
     impl = get_kernel(ref.kernel).impl(ref.impl)
-    return pickle.dumps((kind, impl.module, impl.function, dict(ref.kwargs), payload))
+    return pickle.dumps((index, kind, impl.module, impl.function, dict(ref.kwargs), payload))
 
 
 def _as_here(ref: TaskRef, args: Any, answer: Any) -> Any:
@@ -160,13 +178,13 @@ def _as_here(ref: TaskRef, args: Any, answer: Any) -> Any:
     return answer
 
 
-def _answer(ref: TaskRef, reply: bytes) -> Any:
-    """The value of a worker's reply, or its failure raised here: an import error means this
+def _answer(ref: TaskRef, reply: bytes) -> tuple[int, Any]:
+    """(The request's index, its value) from a worker's reply, or its failure raised here: an import error means this
     implementation cannot run in a sub-interpreter (ExecutorUnavailable, the row's reason);
     any other exception is the task's own, re-raised as it was where it can be rebuilt."""
     status, *rest = pickle.loads(reply)
     if status == "ok":
-        return rest[0]
+        return rest[0], rest[1]
     pickled, type_name, message, import_failed = rest
     if import_failed:
         raise ExecutorUnavailable(
