@@ -177,15 +177,15 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def measure_ceiling_now(cpus: int) -> dict[str, Any]:
-    """`gil-lab env --ceiling`: {str(N): summary} for 2..cpus workers (2 on one CPU: what the
-    machine gives two at once is then the lesson), over a few rounds."""
+    """`gil-lab env --ceiling`: {key: summary} for 2..cpus threads and processes (2 on one
+    CPU: what the machine gives two at once is then the lesson), over a few rounds."""
     from labsrc.core import ceiling
+    from labsrc.executors.base import process_pool
 
     try:
-        found = ceiling.measure(range(2, max(2, cpus) + 1))
+        return ceiling.measure(range(2, max(2, cpus) + 1), process_pool=process_pool)
     except RuntimeError as exc:  # the spin is not built: a failure of the install, said plainly
         return {"error": str(exc)}
-    return {str(n): figures for n, figures in found.items()}
 
 
 def cmd_cpu(args: argparse.Namespace) -> int:

@@ -40,6 +40,20 @@ def test_a_round_gives_each_worker_count_workers_x_alone_over_together(monkeypat
     assert sampler.ratios(1) == ()
 
 
+def test_process_cells_get_the_process_ceiling_from_a_pool_kept_for_their_rounds() -> None:
+    result = run_matrix(plan([get_kernel("primes")], ["py"], ["seq", "threads", "procs"], [1, 2]),
+                        Options(repeats=2, tasks=4, scale=1, quick=True, payloads=("recipe",)))
+    by_cell = {(c.executor, c.workers): c for c in result.cells}
+    threads, procs = by_cell[("threads", 2)], by_cell[("procs", 2)]
+    assert len(threads.ceiling_ratios) == len(procs.ceiling_ratios) == 2
+    assert threads.ceiling_ratios != procs.ceiling_ratios  # two measures, not one copied
+    assert all(r > 0 for r in procs.ceiling_ratios)
+    assert list(ceiling.run_ceilings(result.cells)) == ["2", "2 processes"]
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []  # the ceiling's pool is gone with its rounds
+
+
 def test_threads_really_run_together_and_are_all_waited_for() -> None:
     spin, _ = ceiling.load_spin()
     assert spin is not None
@@ -72,13 +86,17 @@ def test_every_parallel_cell_gets_one_ceiling_per_round() -> None:
 
 def test_run_ceilings_count_each_implementations_rounds_once() -> None:
     threads = make_cell("py", "threads", 2, ceiling_ratios=(1.8, 1.9, 2.0))
-    procs = make_cell("py", "procs", 2, ceiling_ratios=(1.8, 1.9, 2.0))  # the same rounds
+    interp = make_cell("py", "interp", 2, ceiling_ratios=(1.8, 1.9, 2.0))  # the same rounds, threads
+    procs = make_cell("py", "procs", 2, ceiling_ratios=(1.7, 1.8, 1.9))  # the process ceiling
+    mp_pool = make_cell("py", "mp_pool", 2, ceiling_ratios=(1.7, 1.8, 1.9))
     other = make_cell("cy_nogil", "threads", 2, ceiling_ratios=(1.0, 1.1, 1.2))
     there = make_cell("py@3.13t", "threads", 2, ceiling_ratios=(0.5,))  # the other run's own
-    found = ceiling.run_ceilings([threads, procs, other, there, make_cell("py", "seq", 1)])
-    assert list(found) == ["2"]
+    found = ceiling.run_ceilings([threads, interp, procs, mp_pool, other, there, make_cell("py", "seq", 1)])
+    assert list(found) == ["2", "2 processes"]
     assert found["2"]["rounds"] == 6 and found["2"]["min"] == 1.0 and found["2"]["max"] == 2.0
-    assert ceiling.describe(found) == "2 workers: 1.50x (1.00-2.00x, 6 rounds)"
+    assert found["2 processes"]["rounds"] == 3 and found["2 processes"]["median"] == 1.8
+    assert ceiling.describe(found) == ("2 workers: 1.50x (1.00-2.00x, 6 rounds); "
+                                       "2 processes: 1.80x (1.70-1.90x, 3 rounds)")
     assert ceiling.too_low(found) == []
     assert ceiling.too_low({"2": ceiling.summary([1.1, 1.0, 1.15])}) == ["2"]
 
@@ -106,7 +124,8 @@ def test_a_low_ceiling_is_said_first_and_a_far_one_explained() -> None:
 def test_env_ceiling_measures_it_alone(capsys: Any) -> None:
     assert cli.main(["env", "--ceiling", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)["ceiling"]
-    assert shown["2"]["rounds"] == 5 and shown["2"]["min"] <= shown["2"]["median"] <= shown["2"]["max"]
+    for kind in ("2", "2 processes"):
+        assert shown[kind]["rounds"] == 5 and shown[kind]["min"] <= shown[kind]["median"] <= shown[kind]["max"]
 
 
 def test_the_threads_lesson_quotes_the_share_of_the_ceiling() -> None:

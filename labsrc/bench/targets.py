@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from labsrc.core.ceiling import beat_the_ceiling
 from labsrc.core.names import ExecutorName, Payload, Status
 from labsrc.core.results import Cell
 
@@ -104,13 +105,14 @@ class Verdict:
     best: Optional[float]
     unavailable: str = ""  # why the goal's cell could not run here (its row's reason)
     ceiling: Optional[float] = None  # the machine's ceiling in the cell's rounds (ceiling goals)
+    ceiling_read_low: str = ""  # why a measured ceiling is not used: a cell beat it (see evaluate)
 
     @property
     def bound(self) -> float:
         """The goal's bound here: scaled by the ceiling / workers for a ceiling goal whose
         ceiling was measured (never above the absolute bound: a ceiling above the worker
         count is noise), the absolute bound otherwise."""
-        if not self.goal.ceiling or self.ceiling is None:
+        if not self.goal.ceiling or self.ceiling is None or self.ceiling_read_low:
             return self.goal.bound
         return self.goal.bound * min(self.ceiling, self.goal.workers) / self.goal.workers
 
@@ -173,8 +175,14 @@ def _ceiling(cells: Sequence[Cell], kernel: str, goal: Goal) -> Optional[float]:
 
 
 def evaluate(cells: Sequence[Cell], goals: Sequence[Goal] = GOALS) -> list[Verdict]:
-    """One verdict per goal and kernel that this run's cells concern."""
+    """One verdict per goal and kernel that this run's cells concern. When some cell beat
+    its own rounds' ceiling by more than READ_LOW, the ceiling read low in this run: a bound
+    scaled by it would be too kind, so every goal is judged by its absolute bound."""
     kernels = list(dict.fromkeys(c.kernel for c in cells))
+    above = beat_the_ceiling(cells)
+    read_low = "" if above is None else (
+        f"{above.kernel} {above.impl} {above.executor} x{above.workers} reached {above.speedup:.2f}x, "
+        f"{above.of_ceiling:.0%} of its rounds' ceiling ({above.ceiling:.2f}x)")
     verdicts = []
     for goal in goals:
         for kernel in kernels:
@@ -184,7 +192,7 @@ def evaluate(cells: Sequence[Cell], goals: Sequence[Goal] = GOALS) -> list[Verdi
                 continue  # this kernel has no such implementation (e.g. no prange for sha256)
             verdicts.append(Verdict(kernel, goal, *_values(cells, kernel, goal),
                                     unavailable=_unavailable(cells, kernel, goal),
-                                    ceiling=_ceiling(cells, kernel, goal)))
+                                    ceiling=_ceiling(cells, kernel, goal), ceiling_read_low=read_low))
     return verdicts
 
 
@@ -198,7 +206,7 @@ def format_verdicts(verdicts: Sequence[Verdict]) -> str:
         verdict = {True: "met", False: "MISSED", None: "not measured"}[v.met]
         if v.unavailable:
             verdict = v.unavailable if v.unavailable.startswith("unavailable") else f"unavailable: {v.unavailable}"
-        elif v.met is not None and v.ceiling is not None:
+        elif v.met is not None and v.ceiling is not None and not v.ceiling_read_low:
             verdict += f" (>= {v.bound:.2f}x here: {v.bound / v.goal.bound:.0%} of the goal)"
         ceiling = "-" if v.ceiling is None else f"{v.ceiling:.2f}x"
         rows.append((v.kernel, v.goal.describe(), fig(v.value), fig(v.best), ceiling, verdict))
@@ -210,4 +218,8 @@ def format_verdicts(verdicts: Sequence[Verdict]) -> str:
                  "run: load from elsewhere only adds time; medians beside them; a goal with a ceiling "
                  "is about releasing the GIL, and is judged against what a plain C loop got from as many "
                  "workers in the same rounds: its bound x ceiling / workers).")
+    read_low = next((v.ceiling_read_low for v in verdicts if v.ceiling_read_low), "")
+    if read_low:
+        lines.append(f"The ceiling read low in this run ({read_low}): every goal was judged by its "
+                     "absolute bound.")
     return "\n".join(lines)

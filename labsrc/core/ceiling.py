@@ -8,12 +8,19 @@ moment. So every round of an implementation's cells (labsrc.harness.matrix) also
 cells use: N x (alone) / (together) is the ceiling of that round, and a cell's ceiling is
 the median over the rounds it was timed in, so it met the same bursts of load.
 
-Threads stand in for processes too: the loop releases the GIL and touches no memory, so N
-threads of it need exactly the N cores that N processes would.
+Where an implementation's cells include process pools (procs, mp_pool, dask_procs), the
+spin also runs in N worker processes of a pool kept for its rounds, alone and N at once
+through the same pool (so both pay the same hand-off): those cells are judged against the
+process ceiling, stored under "N processes". N threads of a GIL-free loop that touches no
+memory need the same N cores as N processes, and the two read alike on a quiet machine;
+measuring both keeps any difference (scheduling, a host that treats processes otherwise)
+out of the verdicts.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import math
 import statistics
 import threading
 import time
@@ -22,12 +29,16 @@ from typing import Any, Callable, Iterable, Optional
 # One spin: long against waking an idle vCPU. Measured here, two copies of a 50 ms spin gave
 # 1.65-1.88x where 190 ms ones gave 1.88-1.99x, in the same minute, GIL switch interval or
 # not: the host takes milliseconds to put an idle vCPU back to work, which a cell's longer
-# runs amortise and a short spin does not.
+# runs amortise and a short spin does not. So a round's spin lasts as long as that round's
+# parallel runs, between these bounds (labsrc.harness.matrix): a 20 ms spin beside cells of
+# 0.3 s read 1.53x and 1.62x in two full `compare` runs whose cy_nogil threads got 1.94-1.98x.
 SPIN_TARGET_S = 0.2
-QUICK_TARGET_S = 0.02  # --quick: a smoke test, not a measurement
+SHORTEST_SPIN_S = 0.005  # beside tiny cells (tests, smoke runs): short and as fair as they are
 JOIN_TIMEOUT_S = 30.0  # a spin takes SPIN_TARGET_S; this only bounds a stuck machine
 LOW_CEILING = 1.2  # on two cores, below this the run cannot teach parallel speedups
+READ_LOW = 1.05  # a cell this far above its own rounds' ceiling shows the ceiling read low
 _FIRST_STEPS = 1 << 20
+PROCESS_EXECUTORS = frozenset({"procs", "mp_pool", "dask_procs"})  # cells judged by the process ceiling
 
 
 def load_spin() -> tuple[Optional[Callable[[int], int]], str]:
@@ -39,44 +50,110 @@ def load_spin() -> tuple[Optional[Callable[[int], int]], str]:
     return spin, ""
 
 
-class CeilingSampler:
-    """Times the spin alone and N at once, once per `sample()` call, for each worker count."""
+def key(workers: int, processes: bool = False) -> str:
+    """Where a ceiling is filed (results.json env["ceiling"]): "2" for 2 threads, "2 processes"."""
+    return f"{workers} processes" if processes else str(workers)
 
-    def __init__(self, worker_counts: Iterable[int], target_s: float = SPIN_TARGET_S) -> None:
+
+def label(key: str) -> str:
+    """'2 workers' for the key "2" (threads), the key itself otherwise ('2 processes')."""
+    return f"{key} workers" if key.isdigit() else key
+
+
+def workers_of(key: str) -> int:
+    return int(key.split()[0])
+
+
+def spin_in_worker(steps: int) -> int:
+    """The spin, in a worker process of the process ceiling (importable there by name)."""
+    spin, reason = load_spin()
+    if spin is None:
+        raise RuntimeError(reason)
+    return spin(steps)
+
+
+class CeilingSampler:
+    """Times the spin alone and N at once, once per `sample()` call, for each worker count;
+    as threads for `worker_counts`, in processes for `process_counts` when given a pool
+    factory (`process_pool(n)` -> a concurrent.futures executor of n processes)."""
+
+    def __init__(self, worker_counts: Iterable[int], target_s: float = SPIN_TARGET_S,
+                 process_counts: Iterable[int] = (),
+                 process_pool: Optional[Callable[[int], cf.Executor]] = None) -> None:
         self.worker_counts = sorted({n for n in worker_counts if n > 1})
+        self.process_counts = sorted({n for n in process_counts if n > 1}) if process_pool else []
         self.target_s = target_s
         self.spin, self.reason = load_spin()
-        self._steps = 0
-        self._ratios: dict[int, list[float]] = {n: [] for n in self.worker_counts}
+        self._steps_per_s = 0.0
+        self._ratios: dict[str, list[float]] = {key(n): [] for n in self.worker_counts}
+        self._ratios.update({key(n, True): [] for n in self.process_counts})
+        self._make_pool = process_pool
+        self._pool: Optional[cf.Executor] = None
+
+    def _processes(self) -> cf.Executor:
+        """The pool of the process ceiling, started (and every process warmed) on first use."""
+        if self._pool is None:
+            assert self._make_pool is not None
+            most = max(self.process_counts)
+            self._pool = self._make_pool(most)
+            for future in [self._pool.submit(spin_in_worker, 1) for _ in range(4 * most)]:
+                future.result(timeout=JOIN_TIMEOUT_S)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the process ceiling's pool, bounded (shutdown(wait=True) has no timeout): its
+        workers are idle between samples, and a spin lasts at most SPIN_TARGET_S."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
 
     @property
     def available(self) -> bool:
         return self.spin is not None
 
-    def _calibrate(self) -> int:
-        """Steps for one spin of about target_s on one core, doubling from a small count."""
+    def _calibrate(self) -> float:
+        """Steps a second on one core, doubling from a small count to a spin of SHORTEST_SPIN_S."""
         assert self.spin is not None
         steps = _FIRST_STEPS
         while True:
             took = _timed(self.spin, steps)
-            if took >= self.target_s / 2 or steps >= 1 << 40:
-                return max(1, int(steps * self.target_s / max(took, 1e-9)))
+            if took >= SHORTEST_SPIN_S or steps >= 1 << 40:
+                return steps / max(took, 1e-9)
             steps *= 2
 
-    def sample(self) -> None:
-        """One round: for each worker count, the spin alone then N copies at once."""
+    def sample(self, spin_s: Optional[float] = None) -> None:
+        """One round: for each worker count, the spin alone then N copies at once, each copy
+        lasting about `spin_s` (the sampler's target_s by default)."""
         if self.spin is None or not self.worker_counts:
             return
-        if not self._steps:
-            self._steps = self._calibrate()
+        if not self._steps_per_s:
+            self._steps_per_s = self._calibrate()
+        steps = max(1, int(self._steps_per_s * (spin_s or self.target_s)))
         for n in self.worker_counts:
-            alone = _timed(self.spin, self._steps)
-            together = _timed_together(self.spin, self._steps, n)
-            self._ratios[n].append(n * alone / together)
+            alone = _timed(self.spin, steps)
+            together = _timed_together(self.spin, steps, n)
+            self._ratios[key(n)].append(n * alone / together)
+        for n in self.process_counts:
+            pool = self._processes()
+            alone = _timed_in(pool, steps, 1)
+            together = _timed_in(pool, steps, n)
+            self._ratios[key(n, True)].append(n * alone / together)
 
-    def ratios(self, workers: int) -> tuple[float, ...]:
-        """The ceiling of each round so far for `workers` (empty for one worker)."""
-        return tuple(self._ratios.get(workers, ()))
+    def filed(self) -> dict[str, tuple[float, ...]]:
+        """Every round's ceiling so far, by key ("2", "2 processes")."""
+        return {k: tuple(v) for k, v in self._ratios.items()}
+
+    def ratios(self, workers: int, processes: bool = False) -> tuple[float, ...]:
+        """The ceiling of each round so far for `workers` threads or processes (empty for one
+        worker, or for processes not sampled)."""
+        return tuple(self._ratios.get(key(workers, processes), ()))
 
 
 def _timed(spin: Callable[[int], int], steps: int) -> float:
@@ -101,6 +178,14 @@ def _timed_together(spin: Callable[[int], int], steps: int, n: int) -> float:
     return took
 
 
+def _timed_in(pool: cf.Executor, steps: int, n: int) -> float:
+    """Wall time of n spins submitted together to a pool of processes, until the last answer."""
+    start = time.perf_counter()
+    for future in [pool.submit(spin_in_worker, steps) for _ in range(n)]:
+        future.result(timeout=JOIN_TIMEOUT_S)
+    return time.perf_counter() - start
+
+
 def _released_spin(gate: threading.Barrier, spin: Callable[[int], int], steps: int) -> None:
     gate.wait()
     spin(steps)
@@ -114,35 +199,41 @@ def summary(ratios: Iterable[float]) -> dict[str, Any]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
 
 
-def measure(worker_counts: Iterable[int], rounds: int = 5, target_s: float = SPIN_TARGET_S) -> dict[int, dict[str, Any]]:
-    """A quick measure on its own (`gil-lab env --ceiling`): {N: summary} over `rounds`.
-    RuntimeError when the spin is not built."""
-    sampler = CeilingSampler(worker_counts, target_s)
+def measure(worker_counts: Iterable[int], rounds: int = 5, target_s: float = SPIN_TARGET_S,
+            process_pool: Optional[Callable[[int], cf.Executor]] = None) -> dict[str, dict[str, Any]]:
+    """A quick measure on its own (`gil-lab env --ceiling`): {key: summary} over `rounds`,
+    threads and (given a pool factory) processes. RuntimeError when the spin is not built."""
+    counts = list(worker_counts)
+    sampler = CeilingSampler(counts, target_s, counts, process_pool)
     if not sampler.available:
         raise RuntimeError(sampler.reason)
-    for _ in range(rounds):
-        sampler.sample()
-    return {n: summary(sampler.ratios(n)) for n in sampler.worker_counts}
+    try:
+        for _ in range(rounds):
+            sampler.sample()
+    finally:
+        sampler.close()
+    return {k: summary(v) for k, v in sampler.filed().items()}
 
 
 def run_ceilings(cells: Iterable[Any]) -> dict[str, dict[str, Any]]:
-    """{str(N): summary} over every round of a run's cells (results.json's env["ceiling"]).
-    The cells of one implementation share their rounds, so each (kernel, impl, N) counts once;
-    rows from another interpreter (impl@label) measured their own and are left out."""
-    pooled: dict[int, list[float]] = {}
+    """{key: summary} over every round of a run's cells (results.json's env["ceiling"]: "2"
+    for threads, "2 processes"). The cells of one implementation share their rounds, so each
+    (kernel, impl, key) counts once; rows from another interpreter (impl@label) measured their
+    own and are left out."""
+    pooled: dict[str, list[float]] = {}
     seen = set()
     for cell in cells:
-        key = (cell.kernel, cell.impl, cell.workers)
-        if "@" in cell.impl or not cell.ceiling_ratios or key in seen:
+        filed = key(cell.workers, cell.executor in PROCESS_EXECUTORS)
+        if "@" in cell.impl or not cell.ceiling_ratios or (cell.kernel, cell.impl, filed) in seen:
             continue
-        seen.add(key)
-        pooled.setdefault(cell.workers, []).extend(cell.ceiling_ratios)
-    return {str(n): summary(pooled[n]) for n in sorted(pooled)}
+        seen.add((cell.kernel, cell.impl, filed))
+        pooled.setdefault(filed, []).extend(cell.ceiling_ratios)
+    return {k: summary(pooled[k]) for k in sorted(pooled, key=lambda k: (workers_of(k), k))}
 
 
 def describe(ceilings: dict[str, dict[str, Any]]) -> str:
     """'2 workers: 1.93x (1.84-1.97x, 40 rounds)', joined by '; ' ('' without any)."""
-    return "; ".join(f"{n} workers: {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}x, {s['rounds']} rounds)"
+    return "; ".join(f"{label(n)}: {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}x, {s['rounds']} rounds)"
                      for n, s in ceilings.items() if s.get("rounds"))
 
 
@@ -150,3 +241,12 @@ def too_low(ceilings: dict[str, dict[str, Any]]) -> list[str]:
     """The worker counts whose median ceiling is below LOW_CEILING: such a run cannot teach
     parallel speedups (it is kept, and says so)."""
     return [n for n, s in ceilings.items() if s.get("rounds") and s["median"] < LOW_CEILING]
+
+
+def beat_the_ceiling(cells: Iterable[Any]) -> Optional[Any]:
+    """The OK cell furthest above its rounds' ceiling, when one is beyond READ_LOW: then the
+    ceiling itself read low in this run (seen in a full compare whose spins were too short:
+    1.62x while cy_nogil threads reached 1.98x), and nothing may be judged against it."""
+    above = [c for c in cells if c.ok and math.isfinite(c.speedup) and math.isfinite(c.of_ceiling)
+             and c.of_ceiling > READ_LOW]
+    return max(above, key=lambda c: c.of_ceiling, default=None)

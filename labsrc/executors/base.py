@@ -11,6 +11,7 @@ system-wide clock, so stamps taken in worker processes line up with the parent's
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import multiprocessing
 import threading
 from abc import ABC, abstractmethod
@@ -104,6 +105,11 @@ def process_context() -> multiprocessing.context.BaseContext:
     from flags.processpool import PRELOAD as FLAGS_PRELOAD
 
     return mpcontext.process_context(preload=["labsrc.core.worker", *FLAGS_PRELOAD])
+
+
+def process_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """A ProcessPoolExecutor of `workers` processes started as the lab's own pools are."""
+    return cf.ProcessPoolExecutor(workers, mp_context=process_context())
 
 
 class Executor(ABC):

@@ -15,14 +15,16 @@ How a single run is timed, probed and checked lives in labsrc.harness.timing.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 from labsrc.core.allocator import pin_allocator
+from labsrc.executors.base import process_pool
 from labsrc.executors.registry import Work, min_task_s, runs_in_process
 from labsrc.kernels.catalog import Impl, ImplUnavailable, Kernel
 from labsrc.core.names import ExecutorName, Payload, Status
-from labsrc.core.ceiling import QUICK_TARGET_S, SPIN_TARGET_S, CeilingSampler
+from labsrc.core.ceiling import PROCESS_EXECUTORS, SHORTEST_SPIN_S, SPIN_TARGET_S, CeilingSampler
 from labsrc.core.results import Cell
 from labsrc.harness.timing import TARGET_S, CellRun, Checker, Options
 from labsrc.core.worker import clock
@@ -180,29 +182,41 @@ def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> I
         run.cell.load_s = load_s
     # the machine's parallel ceiling, once per round, so that it meets the cells' load
     ceiling = CeilingSampler([spec.workers for spec in item.cells],
-                             QUICK_TARGET_S if opts.quick else SPIN_TARGET_S)
+                             process_counts=[s.workers for s in item.cells if s.executor in PROCESS_EXECUTORS],
+                             process_pool=process_pool)
     try:
         for _ in range(opts.repeats):
             for run in runs:  # one timed run of every cell per round (the first opens it)
                 run.repeat()
-            ceiling.sample()
+            ceiling.sample(_spin_s(runs))
         for run in runs:  # then one probed run each, for the GIL figures (labsrc.harness.timing)
             run.probe_run()
     except KeyboardInterrupt:  # stop every pool now; keep the cells that have timed runs
+        ceiling.close()
         partial = [_with_ceiling(run.finish(interrupted=True), ceiling) for run in runs]
         for cell in partial:
             if cell.ok:
                 notify(cell)
                 yield cell
         raise
+    finally:
+        ceiling.close()
     for run in runs:
         cell = _with_ceiling(run.finish(), ceiling)
         notify(cell)
         yield cell
 
 
+def _spin_s(runs: Sequence[CellRun]) -> float:
+    """How long the ceiling's spin lasts this round: as long as the round's parallel runs
+    (their median wall), between SHORTEST_SPIN_S and SPIN_TARGET_S (labsrc.core.ceiling)."""
+    walls = [run.runs[-1].wall_s for run in runs if run.cell.workers > 1 and run.runs]
+    typical = statistics.median(walls) if walls else SPIN_TARGET_S
+    return min(SPIN_TARGET_S, max(SHORTEST_SPIN_S, typical))
+
+
 def _with_ceiling(cell: Cell, ceiling: CeilingSampler) -> Cell:
-    cell.ceiling_ratios = ceiling.ratios(cell.workers)
+    cell.ceiling_ratios = ceiling.ratios(cell.workers, cell.executor in PROCESS_EXECUTORS)
     return cell
 
 

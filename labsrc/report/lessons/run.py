@@ -3,11 +3,10 @@ Dask's threads vs processes, and the problems (failed, skipped, noisy cells; las
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping, Optional
 
-from labsrc.core.ceiling import LOW_CEILING, too_low
-from labsrc.report.lessons.common import NO_GAIN, REAL_GAIN, Finding, Run, best, kernels, measured, span, x
+from labsrc.core.ceiling import LOW_CEILING, beat_the_ceiling, label, too_low, workers_of
+from labsrc.report.lessons.common import NO_GAIN, REAL_GAIN, Finding, Run, best, kernels, span, x
 from labsrc.core.names import Status
 from labsrc.core.results import SPREAD_LIMIT, Cell
 
@@ -16,15 +15,6 @@ BUSY_LOAD = 0.5  # the 1-minute load average worth a warning (older runs without
 DASK_THREADS, DASK_PROCS = "dask_threads", "dask_procs"  # executor names of the Dask cells
 LISTED = 5  # failed cells named in the sentence (the table lists them all)
 FAR_BELOW = 0.9  # a ceiling below this share of its worker count is worth saying first
-READ_LOW = 1.05  # a cell this far above its own rounds' ceiling shows the ceiling read low
-
-
-def beat_the_ceiling(cells: Iterable[Cell]) -> Optional[Cell]:
-    """The measured cell furthest above its rounds' ceiling, when one is beyond READ_LOW:
-    then the ceiling itself read low in this run (seen in a full compare: 1.62x while
-    cy_nogil threads reached 1.98x), and no sentence may ask the reader to trust it."""
-    above = [c for c in cells if measured(c) and math.isfinite(c.of_ceiling) and c.of_ceiling > READ_LOW]
-    return max(above, key=lambda c: c.of_ceiling, default=None)
 
 
 def ceiling_warning(env: Mapping[str, Any], cells: Iterable[Cell] = ()) -> str:
@@ -37,7 +27,7 @@ def ceiling_warning(env: Mapping[str, Any], cells: Iterable[Cell] = ()) -> str:
     low = too_low(ceilings)
     if not low:
         return ""
-    figures = ", ".join(f"{ceilings[n]['median']:.2f}x from {n} workers" for n in low)
+    figures = ", ".join(f"{ceilings[n]['median']:.2f}x from {label(n)}" for n in low)
     return (f"This run cannot teach parallel speedups: in its own rounds a plain C loop got only {figures} "
             f"(the machine's ceiling; below {LOW_CEILING}x the host gave the lab about one core). The rows "
             "are kept, but their parallel figures say more about the host than about the GIL.")
@@ -46,10 +36,10 @@ def ceiling_warning(env: Mapping[str, Any], cells: Iterable[Cell] = ()) -> str:
 def _ceiling_sentence(env: Mapping[str, Any]) -> str:
     """'' or what a ceiling far below the worker count means for every other row."""
     ceilings = env.get("ceiling") or {}
-    far = [(n, s) for n, s in ceilings.items() if s.get("rounds") and s["median"] < FAR_BELOW * int(n)]
+    far = [(n, s) for n, s in ceilings.items() if s.get("rounds") and s["median"] < FAR_BELOW * workers_of(n)]
     if not far:
         return ""
-    figures = "; ".join(f"{s['median']:.2f}x from {n} workers ({s['min']:.2f}-{s['max']:.2f}x over "
+    figures = "; ".join(f"{s['median']:.2f}x from {label(n)} ({s['min']:.2f}-{s['max']:.2f}x over "
                         f"{s['rounds']} rounds)" for n, s in far)
     return (f"In the same rounds as the cells, a plain C loop got {figures}: that is what this machine "
             "gave at the time, so read every parallel speedup against it (the table's vs ceil column), "

@@ -17,7 +17,7 @@ from labsrc.report.lessons.common import (
     pct_span, probe, span, where, x,
 )
 from labsrc.core.results import Cell
-from labsrc.report.lessons.run import beat_the_ceiling
+from labsrc.core.ceiling import beat_the_ceiling
 
 # (GIL-held, GIL-released) twins that run the same compiled loop; cy_* is the lab's own,
 # numba's pair is shown beside it when the run has it.
