@@ -68,7 +68,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Harness overhead per task, GIL-probe overhead and the kernels' speed goals."""
+    """Harness overhead per task, GIL-probe overhead and the kernels' speed goals; beside a
+    noisy neighbour when asked (--neighbour)."""
+    if not args.neighbour:
+        return _bench_sections(args)
+    from labsrc.tools.neighbour import Neighbour
+
+    neighbour = Neighbour(args.neighbour)
+    print(f"Measured beside {neighbour.describe()} (--neighbour).", flush=True)
+    try:
+        with neighbour:
+            return _bench_sections(args)
+    except RuntimeError as exc:  # it did not start
+        print(f"gil-lab: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _bench_sections(args: argparse.Namespace) -> int:
     from labsrc.bench.run import run_bench
 
     sections, repeats, status = args.only, args.repeat or 5, EXIT_OK
@@ -145,4 +161,8 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
                    help="freethreading: a free-threaded Python (3.13t) where gil-lab is installed")
     p.add_argument("--python", default="pypy3", help="the interpreter the interpreters section compares "
                                                      "with this one (default: pypy3)")
+    p.add_argument("--neighbour", type=float_in(0, 1), metavar="DUTY",
+                   help="run beside a noisy neighbour: one process keeping DUTY (0 < DUTY <= 1) of a core "
+                        "busy, as other programs do on a shared machine; the goals judged against the "
+                        "machine's ceiling should still hold")
     return {"check": cmd_check, "demo": cmd_demo, "bench": cmd_bench}
