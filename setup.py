@@ -40,6 +40,10 @@ DIRECTIVES = {
     "embedsignature": True,
     # The kernels keep no shared mutable state, so they are safe without the GIL (3.13t).
     "freethreading_compatible": True,
+    # ...and in sub-interpreters with their own GIL (PEP 684). The slot that says so is
+    # only emitted with module state on (CYTHON_USE_MODULE_STATE=1, in extensions());
+    # typed memoryviews must stay out of cext/, their support code is process-global.
+    "subinterpreters_compatible": "own_gil",
 }
 
 # Floating-point results must match Python's bit for bit: forbid fused multiply-add.
@@ -126,7 +130,12 @@ def extensions() -> list[Extension]:
             f"cext.{pyx.stem}",
             [str(pyx.relative_to(HERE))],
             include_dirs=[numpy.get_include()],
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            define_macros=[
+                ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                # Module globals per interpreter (experimental in Cython): without it the
+                # subinterpreters_compatible directive has no effect.
+                ("CYTHON_USE_MODULE_STATE", "1"),
+            ],
             extra_compile_args=BASE_COMPILE_ARGS + omp,
             extra_link_args=omp,
         )

@@ -8,10 +8,11 @@ Buffers are read in place: a C-contiguous buffer (bytes, bytearray, a contiguous
 memoryview or array, of any item size) is viewed as raw bytes without a copy, and the
 result is written straight into the new bytes object. Only a non-contiguous buffer is
 copied first, into the C-order bytes `bytes(memoryview(x))` gives, so both twins see the
-same bytes. While the C code runs, the views keep the buffers exported, so a bytearray
-cannot be resized under it (Python raises BufferError instead).
+same bytes. While the C code runs, the buffers stay exported, so a bytearray cannot be
+resized under it (Python raises BufferError instead).
 """
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
 
@@ -116,29 +117,45 @@ def _checked_loops(loops):
     return count
 
 
+# The buffers are taken with PyObject_GetBuffer, not as typed memoryviews: Cython's
+# memoryview support keeps process-global objects and static types, which crash a process
+# that imports the module into a second interpreter ("double free or corruption").
+
 cdef bytes _run(key, data, loops, bint release_gil):
     """Validate like the pure-Python twin, then run _arcfour with or without the GIL."""
-    cdef const unsigned char[::1] key_view = _byte_view("key", key)
-    if not 1 <= key_view.shape[0] <= KEY_MAX:
-        raise ValueError(f"key must be 1 to {KEY_MAX} bytes long, got {key_view.shape[0]} bytes")
-    cdef const unsigned char[::1] data_view = _byte_view("data", data)
-    cdef int64_t rounds = _checked_loops(loops)
-    cdef Py_ssize_t length = data_view.shape[0]
+    cdef Py_buffer key_buf, data_buf
+    PyObject_GetBuffer(_byte_view("key", key), &key_buf, PyBUF_SIMPLE)  # C-contiguous bytes
+    try:
+        if not 1 <= key_buf.len <= KEY_MAX:
+            raise ValueError(f"key must be 1 to {KEY_MAX} bytes long, got {key_buf.len} bytes")
+        PyObject_GetBuffer(_byte_view("data", data), &data_buf, PyBUF_SIMPLE)
+        try:
+            return _run_buffers(&key_buf, &data_buf, _checked_loops(loops), release_gil)
+        finally:
+            PyBuffer_Release(&data_buf)
+    finally:
+        PyBuffer_Release(&key_buf)
+
+
+cdef bytes _run_buffers(Py_buffer* key_buf, Py_buffer* data_buf, int64_t rounds,
+                        bint release_gil):
+    """XOR data with the keystream into a new bytes object (the buffers are held by _run)."""
+    cdef Py_ssize_t length = data_buf.len
     out = PyBytes_FromStringAndSize(NULL, length)
     # A fresh bytes object nobody else has seen yet: filling it in place is the
     # documented way to build one, and saves copying the result.
     cdef unsigned char* dst = <unsigned char*>PyBytes_AS_STRING(out)
-    # An empty buffer has no element 0 to point at; any valid pointer will do, since
+    # An empty buffer may have no memory to point at; any valid pointer will do, since
     # the loop then reads nothing.
-    cdef const unsigned char* src = &data_view[0] if length > 0 else dst
-    cdef const unsigned char* key_ptr = &key_view[0]
+    cdef const unsigned char* src = <const unsigned char*>data_buf.buf if length > 0 else dst
+    cdef const unsigned char* key_ptr = <const unsigned char*>key_buf.buf
     if release_gil:
-        # Only raw pointers into buffers that the views keep alive and exported: no
-        # Python object is touched, so other threads may run meanwhile.
+        # Only raw pointers into buffers that stay exported until _run releases them:
+        # no Python object is touched, so other threads may run meanwhile.
         with nogil:
-            _arcfour(key_ptr, key_view.shape[0], rounds, src, dst, length)
+            _arcfour(key_ptr, key_buf.len, rounds, src, dst, length)
     else:
-        _arcfour(key_ptr, key_view.shape[0], rounds, src, dst, length)
+        _arcfour(key_ptr, key_buf.len, rounds, src, dst, length)
     return out
 
 

@@ -10,9 +10,14 @@ operation order (see the Python module's docstring), and setup.py builds with
 import math
 import numbers
 import operator
+from array import array
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # an own-GIL sub-interpreter cannot load numpy: see new_image
+    np = None
 
+from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t
 
@@ -129,31 +134,44 @@ cdef void _mandelbrot(int32_t* out, Py_ssize_t width, Py_ssize_t height, int32_t
         mandelbrot_row(out + row * width, row, width, height, max_iter, x0, x1 - x0, y0, y1 - y0)
 
 
+# The images are written through PyObject_GetBuffer, not typed memoryviews: Cython's
+# memoryview support keeps process-global objects and static types, which crash a process
+# that imports the module into a second interpreter ("double free or corruption").
+
 def mandelbrot(width, height, max_iter, x0=-2.0, x1=1.0, y0=-1.5, y1=1.5):
     """Escape counts of [x0, x1] x [y0, y1] as int32 (height, width), releasing the GIL.
 
-    Same contract, results and errors as `labsrc.kernels.mandelbrot.mandelbrot`.
+    Same contract, results and errors as `labsrc.kernels.mandelbrot.mandelbrot` (so
+    without numpy, e.g. in an own-GIL sub-interpreter, a flat array("i") as there).
     """
     counts, args = new_image(width, height, max_iter, x0, x1, y0, y1)
-    cdef int32_t[:, ::1] view = counts
-    cdef int32_t* out = &view[0, 0]  # width, height >= 1: the array is never empty
+    cdef Py_buffer buf
     cdef Py_ssize_t c_width = args[0], c_height = args[1]
     cdef int32_t c_max_iter = args[2]
     cdef double c_x0 = args[3], c_x1 = args[4], c_y0 = args[5], c_y1 = args[6]
-    # `view` keeps the array alive and _mandelbrot uses only C values: let others run.
-    with nogil:
-        _mandelbrot(out, c_width, c_height, c_max_iter, c_x0, c_x1, c_y0, c_y1)
+    # C-contiguous and writable (new_image made it); width, height >= 1: never empty.
+    PyObject_GetBuffer(counts, &buf, PyBUF_WRITABLE)
+    try:
+        # `counts` stays alive and exported, and _mandelbrot uses only C values: let others run.
+        with nogil:
+            _mandelbrot(<int32_t*>buf.buf, c_width, c_height, c_max_iter, c_x0, c_x1, c_y0, c_y1)
+    finally:
+        PyBuffer_Release(&buf)
     return counts
 
 
 def mandelbrot_gil(width, height, max_iter, x0=-2.0, x1=1.0, y0=-1.5, y1=1.5):
     """`mandelbrot` holding the GIL throughout: the same C code, for comparison."""
     counts, args = new_image(width, height, max_iter, x0, x1, y0, y1)
-    cdef int32_t[:, ::1] view = counts
+    cdef Py_buffer buf
     cdef Py_ssize_t c_width = args[0], c_height = args[1]
     cdef int32_t c_max_iter = args[2]
     cdef double c_x0 = args[3], c_x1 = args[4], c_y0 = args[5], c_y1 = args[6]
-    _mandelbrot(&view[0, 0], c_width, c_height, c_max_iter, c_x0, c_x1, c_y0, c_y1)
+    PyObject_GetBuffer(counts, &buf, PyBUF_WRITABLE)
+    try:
+        _mandelbrot(<int32_t*>buf.buf, c_width, c_height, c_max_iter, c_x0, c_x1, c_y0, c_y1)
+    finally:
+        PyBuffer_Release(&buf)
     return counts
 
 
@@ -166,18 +184,23 @@ def mandelbrot_prange(width, height, max_iter, x0=-2.0, x1=1.0, y0=-1.5, y1=1.5,
     """
     cdef int threads = checked_threads(num_threads)
     counts, args = new_image(width, height, max_iter, x0, x1, y0, y1)
-    cdef int32_t[:, ::1] view = counts
-    cdef int32_t* out = &view[0, 0]
+    cdef Py_buffer buf
+    cdef int32_t* out
     cdef Py_ssize_t c_width = args[0], c_height = args[1], row
     cdef int32_t c_max_iter = args[2]
     cdef double c_x0 = args[3], c_y0 = args[5]
     cdef double span_x = args[4] - args[3], span_y = args[6] - args[5]
-    # prange needs the GIL released; rows near the set cost far more than rows outside
-    # it, so threads take rows one at a time (dynamic) instead of fixed equal slices.
-    with nogil:
-        for row in prange(c_height, schedule="dynamic", num_threads=threads):
-            mandelbrot_row(out + row * c_width, row, c_width, c_height, c_max_iter,
-                           c_x0, span_x, c_y0, span_y)
+    PyObject_GetBuffer(counts, &buf, PyBUF_WRITABLE)
+    try:
+        out = <int32_t*>buf.buf
+        # prange needs the GIL released; rows near the set cost far more than rows outside
+        # it, so threads take rows one at a time (dynamic) instead of fixed equal slices.
+        with nogil:
+            for row in prange(c_height, schedule="dynamic", num_threads=threads):
+                mandelbrot_row(out + row * c_width, row, c_width, c_height, c_max_iter,
+                               c_x0, span_x, c_y0, span_y)
+    finally:
+        PyBuffer_Release(&buf)
     return counts
 
 
@@ -185,7 +208,10 @@ cdef tuple new_image(width, height, max_iter, x0, x1, y0, y1):
     """Validate the arguments; return the uninitialised result array and the clean values."""
     width, height, max_iter = checked_sizes(width, height, max_iter)
     x0, x1, y0, y1 = checked_window(x0, x1, y0, y1)
-    counts = np.empty((height, width), dtype=np.int32)
+    if np is not None:
+        counts = np.empty((height, width), dtype=np.int32)
+    else:  # the pure-Python twin's fallback: the same int32 counts, flat, row-major
+        counts = array("i", [0]) * (width * height)  # C int: int32 wherever CPython runs
     return counts, (width, height, max_iter, x0, x1, y0, y1)
 
 

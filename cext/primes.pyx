@@ -30,10 +30,17 @@ __all__ = [
 #: Exclusive upper bound for n; start and stop may equal it ([start, 2**64) is a range).
 N_LIMIT = 2**64
 
-# isqrt(n) for n < 2**64 is at most 2**32 - 1, whose square still fits in 64 bits.
-cdef uint64_t ROOT_MAX = 0xFFFFFFFF
-# Below 2**53 every integer, and so every n, divisor and exact quotient, is a double.
-cdef uint64_t DOUBLE_EXACT = (<uint64_t>1) << 53
+# C constants, not `cdef uint64_t` globals: those are assigned again by every interpreter
+# that imports the module, while another one may be dividing with them.
+cdef extern from *:
+    """
+    /* isqrt(n) for n < 2**64 is at most 2**32 - 1, whose square still fits in 64 bits. */
+    static const uint64_t ROOT_MAX = 0xFFFFFFFFu;
+    /* Below 2**53 every integer, and so every n, divisor and exact quotient, is a double. */
+    static const uint64_t DOUBLE_EXACT = (uint64_t)1 << 53;
+    """
+    const uint64_t ROOT_MAX
+    const uint64_t DOUBLE_EXACT
 
 cdef extern from *:
     """

@@ -6,6 +6,7 @@ the raw bytes of the buffer in C order. A C-contiguous buffer is read in place, 
 copy; only a non-contiguous view (or one Python refuses to recast as bytes) is copied.
 """
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
@@ -14,20 +15,27 @@ __all__ = ["DIGEST_SIZE", "sha256", "sha256_gil"]
 DIGEST_SIZE = 32
 
 # FIPS 180-4 section 5.3.3 (initial hash value) and 4.2.2 (round constants).
-cdef uint32_t[8] INITIAL_HASH = [
-    0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
-    0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
-]
-cdef uint32_t[64] ROUND_CONSTANTS = [
-    0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
-    0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
-    0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F, 0x4A7484AA, 0x5CB0A9DC, 0x76F988DA,
-    0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7, 0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967,
-    0x27B70A85, 0x2E1B2138, 0x4D2C6DFC, 0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85,
-    0xA2BFE8A1, 0xA81A664B, 0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070,
-    0x19A4C116, 0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
-    0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7, 0xC67178F2,
-]
+# `static const` C arrays, not `cdef uint32_t[...]` globals: those are filled in again by
+# every interpreter that imports the module, while another one may be hashing with them.
+cdef extern from *:
+    """
+    static const uint32_t INITIAL_HASH[8] = {
+        0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
+        0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
+    };
+    static const uint32_t ROUND_CONSTANTS[64] = {
+        0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
+        0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
+        0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F, 0x4A7484AA, 0x5CB0A9DC, 0x76F988DA,
+        0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7, 0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967,
+        0x27B70A85, 0x2E1B2138, 0x4D2C6DFC, 0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85,
+        0xA2BFE8A1, 0xA81A664B, 0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070,
+        0x19A4C116, 0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
+        0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7, 0xC67178F2,
+    };
+    """
+    const uint32_t INITIAL_HASH[8]
+    const uint32_t ROUND_CONSTANTS[64]
 
 
 cdef inline uint32_t rotr(uint32_t x, unsigned int n) noexcept nogil:
@@ -100,8 +108,8 @@ cdef void _sha256(const unsigned char* data, size_t length, unsigned char* diges
         store_be32(digest + 4 * i, state[i])
 
 
-cdef const unsigned char[::1] byte_view(object data):
-    """A flat unsigned-byte view of `data`'s buffer: no copy when it is C-contiguous."""
+cdef object byte_view(object data):
+    """`data`'s bytes as a C-contiguous unsigned-byte buffer: no copy when it is C-contiguous."""
     try:
         view = memoryview(data)
     except TypeError:
@@ -119,28 +127,36 @@ cdef const unsigned char[::1] byte_view(object data):
     return view.tobytes()
 
 
+# The buffers are taken with PyObject_GetBuffer, not as typed memoryviews: Cython's
+# memoryview support keeps process-global objects and static types, which crash a process
+# that imports the module into a second interpreter ("double free or corruption").
+
 def sha256(data) -> bytes:
     """Return the 32-byte SHA-256 digest of `data`, releasing the GIL while hashing.
 
     `data` is any bytes-like object; the bytes hashed are `bytes(memoryview(data))`.
     Raises TypeError for anything that does not export a buffer (str, None, int, ...).
     """
-    cdef const unsigned char[::1] buf = byte_view(data)
-    cdef const unsigned char* start = &buf[0] if buf.shape[0] else NULL
-    cdef size_t length = <size_t>buf.shape[0]  # a buffer length is never negative
+    cdef Py_buffer buf
     cdef unsigned char digest[32]
-    # The typed memoryview keeps the buffer exported (a bytearray cannot be resized or
-    # freed under us), and _sha256 touches no Python object: other threads may run.
-    with nogil:
-        _sha256(start, length, digest)
+    PyObject_GetBuffer(byte_view(data), &buf, PyBUF_SIMPLE)  # C-contiguous bytes
+    try:
+        # The buffer stays exported until released (a bytearray cannot be resized or
+        # freed under us), and _sha256 touches no Python object: other threads may run.
+        with nogil:
+            _sha256(<const unsigned char*>buf.buf, <size_t>buf.len, digest)
+    finally:
+        PyBuffer_Release(&buf)
     return digest[:32]
 
 
 def sha256_gil(data) -> bytes:
     """`sha256` holding the GIL throughout: the same C code, for comparison."""
-    cdef const unsigned char[::1] buf = byte_view(data)
-    cdef const unsigned char* start = &buf[0] if buf.shape[0] else NULL
-    cdef size_t length = <size_t>buf.shape[0]
+    cdef Py_buffer buf
     cdef unsigned char digest[32]
-    _sha256(start, length, digest)
+    PyObject_GetBuffer(byte_view(data), &buf, PyBUF_SIMPLE)
+    try:
+        _sha256(<const unsigned char*>buf.buf, <size_t>buf.len, digest)
+    finally:
+        PyBuffer_Release(&buf)
     return digest[:32]

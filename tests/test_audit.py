@@ -153,6 +153,19 @@ def test_subinterpreter_known_yes_and_no() -> None:
     assert np_verdict.answer == NO and "does not support loading in subinterpreters" in np_verdict.figure
 
 
+def test_subinterpreter_the_lab_own_c_twins_yes_and_the_undeclared_one_no() -> None:
+    # cext.primes is built to load there (subinterpreters_compatible=own_gil and module
+    # state); cext.primes_undeclared is the same code built declaring nothing.
+    pytest.importorskip("cext.primes", reason="cext not built here (CI builds it)")
+    declared = one(audit(module="cext.primes", verdicts=["subinterpreter"]), "subinterpreter")
+    undeclared = one(audit(module="cext.primes_undeclared", verdicts=["subinterpreter"]), "subinterpreter")
+    if sys.version_info < (3, 12):
+        assert declared.answer == undeclared.answer == NOT_CHECKED
+        return
+    assert declared.answer == YES, declared
+    assert undeclared.answer == NO and "does not support loading in subinterpreters" in undeclared.figure
+
+
 def test_a_crash_and_a_hang_are_verdicts_not_lab_failures() -> None:
     crash = one(audit("ctypes.string_at(0)", setup="import ctypes", verdicts=["thread-safe"]), "thread-safe")
     assert crash.answer == NO and "crashed" in crash.figure and "SIGSEGV" in crash.figure, crash

@@ -92,8 +92,22 @@ def test_start_up_waits_for_every_interpreter_and_tasks_spread() -> None:
 
 
 @needs_interp
-def test_c_twins_and_numpy_peers_are_unavailable_with_the_import_error() -> None:
-    for kernel_name, impl in (("primes", "cy_gil"), ("primes", "cy_nogil"), ("mandelbrot", "numpy")):
+def test_c_twins_run_in_sub_interpreters() -> None:
+    # cext is built with subinterpreters_compatible=own_gil and module state (setup.py).
+    for kernel_name, impl in (("primes", "cy_gil"), ("primes", "cy_nogil"), ("mandelbrot", "cy_nogil")):
+        kernel = get_kernel(kernel_name)
+        if not kernel.impl(impl).available()[0]:
+            continue  # not built for this interpreter
+        tasks = kernel.make_workload(2, kernel.quick_scale)
+        out, _ = run_interp(kernel_name, impl, tasks, kernel.quick_scale)
+        assert len(out.results) == len(tasks)
+        for args, result in zip(tasks, out.results):
+            kernel.verify(args, result)
+
+
+@needs_interp
+def test_numpy_peers_are_unavailable_with_the_import_error() -> None:
+    for kernel_name, impl in (("mandelbrot", "numpy"),):
         kernel = get_kernel(kernel_name)
         if not kernel.impl(impl).available()[0]:
             continue  # not built for this interpreter: its rows say "skipped" before interp

@@ -12,9 +12,9 @@ thread of this process, so:
   numpy (labsrc.executors.interp_worker says more); the cell then reads interp[data].
   Requests travel through a cross-interpreter queue, not as a call's arguments (the
   pool would put those in a script's source: interp_worker says what that cost);
-- a C extension loads there only if it opted in to sub-interpreters: `cext.*` and numpy
-  have not, so their cells read "unavailable: ... does not support loading in
-  subinterpreters" (the import error), never a crash;
+- a C extension loads there only if it opted in to sub-interpreters: `cext.*` has
+  (setup.py), numpy has not, so its cells read "unavailable: ... does not support loading
+  in subinterpreters" (the import error), never a crash;
 - Ctrl-C reaches only the main thread: a running task cannot be interrupted (a thread is
   not a process, nothing can terminate it), so an aborted pool cancels what has not
   started and waits, bounded, for the tasks already running (one task each, short by

@@ -18,7 +18,7 @@ and labsrc.core.layout, which load in an own-GIL sub-interpreter (a test checks 
 mailbox imports the queue's own module, made for sub-interpreters.
 
 This module must stay importable there: pure Python, no numpy, no C extension that has not
-opted in to sub-interpreters (cext.* has not; see docs/subinterpreters.md).
+opted in to sub-interpreters (cext.* has, see setup.py; numpy has not).
 """
 
 from __future__ import annotations
