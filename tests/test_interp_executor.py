@@ -224,6 +224,21 @@ def test_lesson_quotes_speed_start_up_shipping_and_who_could_load() -> None:
     assert found in lessons(_interp_run(), env={"gil_enabled": True})
 
 
+def test_lesson_says_c_holding_the_gil_runs_in_parallel_there() -> None:
+    cells = [c for c in _interp_run() if c.impl != "cy_gil"] + [
+        make_cell("cy_gil", "seq", 1),
+        make_cell("cy_gil", "threads", 2, speedup=0.98),
+        make_cell("cy_gil", "interp", 2, speedup=1.93, payload=Payload.DATA, ipc_bytes=120),
+    ]
+    found = sub_interpreters(Run(tuple(cells), (), {"gil_enabled": True}))
+    assert found is not None
+    assert ("C that never releases the GIL (cy_gil) ran at 1.93x in 2 sub-interpreters (primes), where its "
+            "threads took turns at 0.98x: the GIL it holds is its own interpreter's") in found.text
+    assert "Could load there: py and cy_gil." in found.text
+    without = sub_interpreters(Run(tuple(_interp_run()), (), {"gil_enabled": True}))
+    assert without is not None and "C that never releases" not in without.text
+
+
 def test_lesson_claims_no_own_gil_below_the_threshold_and_hides_without_interp_rows() -> None:
     found = sub_interpreters(Run(tuple(_interp_run(py_interp=1.1)), (), {}))
     assert found is not None and found.text.startswith("Pure Python in 2 sub-interpreters ran at 1.10x")

@@ -73,6 +73,9 @@ GOALS: tuple[Goal, ...] = (
     # PEP 684: each sub-interpreter has a GIL of its own, in one process (3.13 with the
     # backport, 3.14+); elsewhere the verdict says why the cell could not run.
     Goal(ALL, "py", INTERP, 2, "speedup", ">=", 1.8, "a GIL per sub-interpreter", ceiling=True),
+    # cext is built to load there: C that holds its GIL runs in parallel too, one GIL each.
+    Goal(ALL, "cy_gil", INTERP, 2, "speedup", ">=", 1.8, "a GIL per sub-interpreter, C holding it",
+         ceiling=True),
     # The book's alternatives obey the same GIL rules as the pools, at about the same cost.
     Goal(ALL, "cy_nogil", THREADING, 2, "vs_executor", "within", 0.1, "threads on a queue.Queue",
          versus=THREADS),

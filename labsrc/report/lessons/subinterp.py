@@ -79,6 +79,9 @@ def sub_interpreters(run: Run) -> Optional[Finding]:
     parts: list[str] = []
     if py_rows:
         parts.append(_parallel(run, py_rows))
+    held = _held_gil(cells)
+    if held:
+        parts.append(held)
     shipped = _shipped(loaded)
     if shipped:
         parts.append(f"What travelled between interpreters was pickled, as between processes: "
@@ -95,6 +98,27 @@ def sub_interpreters(run: Run) -> Optional[Finding]:
     rule = (f"own GIL: py interp >= {REAL_GAIN}x while py threads <= {NO_GAIN}x; start-up: the pool's, "
             f"timed apart from the runs; shipped: pickled input + answer of one task")
     return Finding("subinterp", "Sub-interpreters", ". ".join(parts) + ".", columns, tuple(rows), rule)
+
+
+def _held_gil(cells: Sequence[Cell]) -> str:
+    """'' or the sentence on C that holds its GIL (cy_gil) in sub-interpreters vs threads."""
+    pairs = []
+    for kernel in kernels(cells):
+        mine = best(cells, kernel, "cy_gil", INTERP, payload=Payload.DATA)
+        if mine is None or mine.workers < 2:
+            continue
+        threads = next((c for c in cells if measured(c) and (c.kernel, c.impl, c.executor, c.workers)
+                        == (kernel, "cy_gil", THREADS, mine.workers)), None)
+        pairs.append((kernel, mine, threads))
+    if not pairs:
+        return ""
+    text = (f"C that never releases the GIL (cy_gil) ran at {span([m.speedup for _, m, _ in pairs])} in "
+            f"{count_of([m.workers for _, m, _ in pairs], 'sub-interpreters')} "
+            f"{where([k for k, _, _ in pairs])}")
+    threads = [t.speedup for _, _, t in pairs if t is not None]
+    if threads:
+        text += f", where its threads took turns at {span(threads)}"
+    return text + ": the GIL it holds is its own interpreter's"
 
 
 def _parallel(run: Run, py_rows: list[tuple[str, Cell, Optional[Cell], Optional[Cell]]]) -> str:
