@@ -23,7 +23,7 @@ import pytest
 from labsrc.bench.targets import GOALS, evaluate, format_verdicts
 from labsrc.core.names import ExecutorName, Payload, Status
 from labsrc.core.results import Cell
-from labsrc.core.worker import TaskRef
+from labsrc.core.worker import ResultDigest, TaskRef, digest
 from labsrc.executors import interp as interp_module
 from labsrc.executors.interp import INSTALL_HINT, interp_reason, short_reason
 from labsrc.executors.interp_worker import answer, serve
@@ -40,8 +40,9 @@ needs_interp = pytest.mark.skipif(sys.version_info < (3, 13),
 FAST = Options(repeats=2, tasks=4, scale=1)
 
 
-def run_interp(kernel: str, impl: str, tasks: list, scale: int, workers: int = 2):  # type: ignore[no-untyped-def]
-    with make_executor("interp", workers) as ex:
+def run_interp(kernel: str, impl: str, tasks: list, scale: int, workers: int = 2,  # type: ignore[no-untyped-def]
+               payload: Payload = Payload.RECIPE):
+    with make_executor("interp", workers, payload) as ex:
         ex.open(TaskRef(kernel, impl))
         return ex.run(TaskRef(kernel, impl), Work(tasks, scale)), ex
 
@@ -73,8 +74,8 @@ def test_a_missing_backport_reads_as_the_install_hint(monkeypatch: pytest.Monkey
 def test_py_gives_the_same_verified_answers_as_seq(kernel_name: str) -> None:
     kernel = get_kernel(kernel_name)
     tasks = kernel.make_workload(4, kernel.quick_scale)
-    out, ex = run_interp(kernel_name, "py", tasks, kernel.quick_scale)
-    assert ex.payload == Payload.DATA  # inputs are shipped: the catalog cannot load there
+    out, ex = run_interp(kernel_name, "py", tasks, kernel.quick_scale, payload=Payload.DATA)
+    assert ex.payload == Payload.DATA
     seq = kernel.impl("py").load()
     for args, got in zip(tasks, out.results):
         kernel.verify(args, got)
@@ -82,6 +83,23 @@ def test_py_gives_the_same_verified_answers_as_seq(kernel_name: str) -> None:
     assert len(out.spans) == 4 and all(s.start <= s.end for s in out.spans)
     assert out.worker_cpu_s == 0.0  # worker threads are already in this process's CPU count
     assert ex.startup_s > 0.0
+
+
+@needs_interp
+@pytest.mark.parametrize("kernel_name", [k.name for k in kernels()])
+def test_the_recipe_payload_builds_tasks_there_and_sends_digests_of_large_answers(kernel_name: str) -> None:
+    # The entries import numpy only to verify, so a sub-interpreter builds its tasks; a
+    # large answer comes back as the digest the parent would take of its own answer
+    # (mandelbrot's array('i') there becomes the ndarray's digest: the same bytes).
+    kernel = get_kernel(kernel_name)
+    tasks = kernel.make_workload(4, kernel.quick_scale)
+    out, ex = run_interp(kernel_name, "py", tasks, kernel.quick_scale)
+    assert ex.payload == Payload.RECIPE
+    seq = kernel.impl("py").load()
+    for args, got in zip(tasks, out.results):
+        assert got == digest(seq(*args))
+    if kernel_name in ("arcfour", "mandelbrot"):  # answers of many KiB: digests, not data
+        assert all(isinstance(got, ResultDigest) for got in out.results)
 
 
 @needs_interp
@@ -99,10 +117,13 @@ def test_c_twins_run_in_sub_interpreters() -> None:
         if not kernel.impl(impl).available()[0]:
             continue  # not built for this interpreter
         tasks = kernel.make_workload(2, kernel.quick_scale)
-        out, _ = run_interp(kernel_name, impl, tasks, kernel.quick_scale)
+        out, _ = run_interp(kernel_name, impl, tasks, kernel.quick_scale, payload=Payload.DATA)
         assert len(out.results) == len(tasks)
         for args, result in zip(tasks, out.results):
             kernel.verify(args, result)
+        out, _ = run_interp(kernel_name, impl, tasks, kernel.quick_scale)  # recipe: built there
+        here = kernel.impl(impl).load()
+        assert out.results == [digest(here(*args)) for args in tasks]
 
 
 @needs_interp
@@ -200,7 +221,8 @@ def _interp_run(py_interp: float = 1.9, startup: float = 0.08) -> list[Cell]:
         make_cell("py", "seq", 1),
         make_cell("py", "threads", 2, speedup=1.0),
         make_cell("py", "procs", 2, speedup=1.85, startup_s=0.4),
-        make_cell("py", "interp", 2, speedup=py_interp, payload=Payload.DATA, startup_s=startup, ipc_bytes=120),
+        make_cell("py", "interp", 2, speedup=py_interp, payload=Payload.RECIPE, startup_s=startup, ipc_bytes=120),
+        make_cell("py", "interp", 2, speedup=0.5, payload=Payload.DATA, ipc_bytes=120),  # not the goal's
         Cell("primes", "cy_gil", "interp", 2, payload=Payload.DATA, status=Status.UNAVAILABLE,
              reason=f"cy_gil {refused}"),
         Cell("primes", "numpy", "interp", 2, payload=Payload.DATA, status=Status.UNAVAILABLE,
@@ -254,7 +276,7 @@ def test_the_interp_goal_is_met_missed_or_unavailable_with_its_reason() -> None:
     goal = next(g for g in GOALS if g.executor == ExecutorName.INTERP)
     assert (goal.impl, goal.workers, goal.op, goal.bound) == ("py", 2, ">=", 1.8)
     met = [v for v in evaluate(_interp_run(py_interp=1.9), [goal])]
-    assert [v.met for v in met] == [True]  # judged on the data-payload cell interp has
+    assert [v.met for v in met] == [True]  # judged on the recipe cell, as for procs
     assert evaluate(_interp_run(py_interp=1.5), [goal])[0].met is False
     missing = [make_cell("py", "seq", 1),
                Cell("primes", "py", "interp", 2, status=Status.UNAVAILABLE, reason=INSTALL_HINT)]

@@ -129,12 +129,11 @@ class Verdict:
 
 
 def goal_cell(cells: Sequence[Cell], kernel: str, impl: str, executor: str, workers: int) -> Optional[Cell]:
-    """The OK cell kernel/impl/executor xworkers (not a data-payload one, but for interp), or None."""
-    # A process goal is judged on the recipe payload, the lab's default (data shipping is
-    # measured to show its cost, not to meet a goal); interp ships data only.
+    """The OK cell kernel/impl/executor xworkers (not a data-payload one), or None."""
+    # A process or interp goal is judged on the recipe payload, the lab's default (data
+    # shipping is measured to show its cost, not to meet a goal).
     return next((c for c in cells if c.ok and (c.kernel, c.impl, c.executor, c.workers)
-                 == (kernel, impl, executor, workers)
-                 and (c.payload != Payload.DATA or executor == INTERP)), None)
+                 == (kernel, impl, executor, workers) and c.payload != Payload.DATA), None)
 
 
 def _unavailable(cells: Sequence[Cell], kernel: str, goal: Goal) -> str:

@@ -7,6 +7,7 @@ Kept apart from labsrc.executors.registry so that a worker imports only the cata
 
 from __future__ import annotations
 
+import array
 import os
 import pickle
 import resource
@@ -107,17 +108,23 @@ def task_input(kernel: str, scale: int, index: int) -> TaskArgs:
     return args
 
 
+def digest_kind(type_name: str, dtype: Any, shape: Any) -> str:
+    """What a ResultDigest says its answer was: 'ndarray:int32:(16, 64)', 'bytes:B:(4096,)'."""
+    return f"{type_name}:{dtype}:{tuple(shape)}"
+
+
 def digest(answer: Any) -> Any:
     """`answer` itself when small, else its ResultDigest."""
     if isinstance(answer, (int, float, str, bool)) or answer is None:
         return answer
     nbytes = getattr(answer, "nbytes", None)
-    if isinstance(answer, (bytes, bytearray, memoryview)) or nbytes is not None:
+    # array.array: mandelbrot's twins answer one where numpy cannot load (a sub-interpreter)
+    if isinstance(answer, (bytes, bytearray, memoryview, array.array)) or nbytes is not None:
         view = memoryview(answer)
         if view.nbytes <= SMALL_ANSWER_BYTES:
             return answer
-        shape = getattr(answer, "shape", (view.nbytes,))
-        kind = f"{type(answer).__name__}:{getattr(answer, 'dtype', 'B')}:{tuple(shape)}"
+        kind = digest_kind(type(answer).__name__, getattr(answer, "dtype", "B"),
+                           getattr(answer, "shape", (view.nbytes,)))
         return ResultDigest(_checksum(view.cast("B") if view.contiguous else bytes(view)),
                             view.nbytes, kind, CHECKSUM_NAME)
     data = pickle.dumps(answer)

@@ -7,9 +7,9 @@ verification, and times its start-up apart from the runs. Unlike `procs`, every 
 thread of this process, so:
 - what travels between interpreters is pickled both ways, as between processes, but no
   pipe is involved; the worker's CPU time is already in this process's own count;
-- every task ships its input (the data payload, whatever the cell asked for): a worker
-  cannot build it from its recipe, which needs the kernel catalog, whose entries import
-  numpy (labsrc.executors.interp_worker says more); the cell then reads interp[data].
+- what travels is pickled both ways, as for `procs`: under the recipe payload (kernel,
+  scale, index) the worker builds its input and keeps it, and a large answer comes back
+  as a digest; under the data payload the input goes there and the whole answer back.
   Requests travel through a cross-interpreter queue, not as a call's arguments (the
   pool would put those in a script's source: interp_worker says what that cost);
 - a C extension loads there only if it opted in to sub-interpreters: `cext.*` has
@@ -34,9 +34,9 @@ import threading
 from typing import Any, Callable, Optional, Sequence
 
 from labsrc.core.names import ExecutorName, Payload
-from labsrc.core.worker import RemoteResult, TaskRef, clock
+from labsrc.core.worker import RemoteResult, ResultDigest, TaskRef, clock, digest_kind
 from labsrc.executors.base import Executor, ExecutorUnavailable, RunOutput, Work, WorkerCrashed, remote_output
-from labsrc.executors.interp_worker import DATA, READY, serve
+from labsrc.executors.interp_worker import DATA, READY, RECIPE, serve
 from labsrc.kernels.catalog import get_kernel
 
 INSTALL_HINT = "unavailable: pip install 'gil-lab[interp]'"
@@ -96,8 +96,8 @@ class InterpExecutor(Executor):
     name = ExecutorName.INTERP
     in_process = False  # tasks leave this interpreter: a payload is shipped, pickled
 
-    def __init__(self, workers: int, payload: Payload = Payload.DATA) -> None:
-        super().__init__(workers, Payload.DATA)  # the only payload a sub-interpreter can take
+    def __init__(self, workers: int, payload: Payload = Payload.RECIPE) -> None:
+        super().__init__(workers, payload)
         self._pool: Optional[cf.Executor] = None
         self._create_queue: Callable[[], Any] = lambda: None
 
@@ -116,7 +116,11 @@ class InterpExecutor(Executor):
             seen.update(self._map(ref, READY, [READY_HOLD_S] * self.workers, deadline, "start-up"))
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
-        out: list[RemoteResult] = self._map(ref, DATA, work.args, clock() + TASK_TIMEOUT_S * len(work.args), "task")
+        if self.payload == Payload.RECIPE:
+            kind, payloads = RECIPE, [(ref.kernel, work.scale, index) for index in range(len(work.args))]
+        else:
+            kind, payloads = DATA, list(work.args)
+        out: list[RemoteResult] = self._map(ref, kind, payloads, clock() + TASK_TIMEOUT_S * len(payloads), "task")
         return remote_output([done._replace(answer=_as_here(ref, args, done.answer))
                               for args, done in zip(work.args, out)])
 
@@ -166,15 +170,20 @@ def _request(index: int, kind: str, ref: TaskRef, payload: Any) -> bytes:
 
 
 def _as_here(ref: TaskRef, args: Any, answer: Any) -> Any:
-    """An answer as this interpreter's twin returns it. mandelbrot's py twin, where numpy
-    cannot load (a sub-interpreter, as PyPy), returns its int32 counts as a flat array('i');
-    here, where numpy loads, they become the (height, width) ndarray its verifier checks,
-    from the very same bytes (no copy)."""
-    if ref.kernel == "mandelbrot" and isinstance(answer, array.array):
+    """An answer as this interpreter's twins return it. mandelbrot's twins, where numpy
+    cannot load (a sub-interpreter, as PyPy), return their int32 counts as a flat
+    array('i'); here, where numpy loads, they become the (height, width) ndarray its
+    verifier checks, from the very same bytes (no copy); a digest of those bytes becomes
+    the digest of that ndarray (same bytes, same checksum: only its kind is renamed)."""
+    if ref.kernel != "mandelbrot":
+        return answer
+    width, height = args[0], args[1]
+    if isinstance(answer, array.array):
         import numpy as np
 
-        width, height = args[0], args[1]
         return np.frombuffer(answer, dtype=np.dtype(answer.typecode)).reshape(height, width)
+    if isinstance(answer, ResultDigest) and answer.kind.startswith("array:"):
+        return answer._replace(kind=digest_kind("ndarray", "int32", (height, width)))
     return answer
 
 

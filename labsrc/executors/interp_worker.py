@@ -30,14 +30,15 @@ import time
 from typing import Any, Callable, Optional
 
 from labsrc.core.layout import call_shifted
-from labsrc.core.worker import RemoteResult, clock
+from labsrc.core.worker import RemoteResult, clock, digest, task_input
 
-# Request kinds: start-up (import the task function, say which thread answered), and a task
-# whose input is shipped. There is no recipe kind: building an input from its recipe needs
-# the kernel catalog, whose entries import numpy (for their workloads and verifiers), and
-# numpy cannot load in an own-GIL sub-interpreter. So tasks name their function by module
-# and attribute (the parent resolved them through the catalog) and carry their input.
-READY, DATA = "ready", "data"
+# Request kinds: start-up (import the task function, say which thread answered), a task
+# whose input is shipped (data), and a task built here from its recipe, (kernel, scale,
+# index), as a process worker builds it: kept for the later runs, its answer sent back whole
+# when small, as a digest when large (labsrc.core.worker). The catalog's entries import
+# numpy only to verify, so building a task needs none. Tasks name their function by module
+# and attribute (the parent resolved them through the catalog).
+READY, DATA, RECIPE = "ready", "data", "recipe"
 
 _FUNCTIONS: dict[tuple[str, str], Callable[..., Any]] = {}
 
@@ -76,14 +77,15 @@ def _handle(kind: str, fn: Callable[..., Any], kwargs: dict[str, Any], payload: 
         # while another interpreter is still being created (start-up ends when all answered).
         time.sleep(payload)
         return threading.get_native_id()
-    if kind != DATA:
+    if kind not in (DATA, RECIPE):
         raise ValueError(f"unknown request kind {kind!r}")
+    args = payload if kind == DATA else task_input(*payload)
     start = clock()
-    answer = call_shifted(fn, payload, kwargs)
+    answer = call_shifted(fn, args, kwargs)
     end = clock()
     # A thread of this process: its CPU time is already in the parent's RUSAGE_SELF, so it
     # reports none of its own (counting it here too would double it).
-    return RemoteResult(answer, start, end, threading.get_native_id(), 0.0)
+    return RemoteResult(answer if kind == DATA else digest(answer), start, end, threading.get_native_id(), 0.0)
 
 
 def cannot_load(exc: BaseException) -> bool:

@@ -127,7 +127,8 @@ def legend(env: Optional[Mapping[str, Any]] = None) -> str:
             "eff 100%~: the median speedup is above the workers but within its own min-max noise "
             "(no run beats that limit on equal work); NNN%?: above it beyond noise, look into it; "
             "timed runs carry no GIL probe, a run apart from them measures GIL; vs ceil: the speedup over "
-            "the machine's ceiling, what a plain C loop got from as many workers in the same rounds")
+            "the machine's ceiling, what a plain C loop got from as many workers in the same rounds "
+            "(as many processes for process cells)")
     ceilings = describe_ceilings((env or {}).get("ceiling") or {})
     if ceilings:
         text += f" (here {ceilings})"

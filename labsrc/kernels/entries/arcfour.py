@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from labsrc.kernels.arcfour import arcfour as arcfour_reference
 from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where a result is verified, never at import: the `interp` executor's
+# workers build their tasks from this module in sub-interpreters, where numpy cannot load.
 
 __all__ = ["ENTRY", "make_task", "WORKLOAD_KEY", "WORKLOAD_LOOPS", "make_workload", "verify"]
 
@@ -48,6 +53,8 @@ def make_workload(tasks: int, scale: int) -> list[TaskArgs]:
 @lru_cache(maxsize=16)
 def _keystream(key: bytes, loops: int, length: int) -> np.ndarray:
     """RC4-CS2 keystream for (key, loops): the encryption of `length` zero bytes."""
+    import numpy as np
+
     stream = np.frombuffer(arcfour_reference(key, bytes(length), loops), dtype=np.uint8)
     stream.flags.writeable = False  # shared through the cache
     return stream
@@ -55,6 +62,8 @@ def _keystream(key: bytes, loops: int, length: int) -> np.ndarray:
 
 def verify(args: TaskArgs, result: object) -> None:
     """Raise VerificationError unless `result` is arcfour(*args), checked via the keystream."""
+    import numpy as np
+
     key, data, loops = args
     raw_data = bytes(memoryview(data))
     if not isinstance(result, bytes):

@@ -14,12 +14,17 @@ and cached; it takes ~10 % of one pure-Python task, and nothing after the first.
 from __future__ import annotations
 
 from functools import lru_cache
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError
-from labsrc.kernels.mandelbrot_numpy import mandelbrot as mandelbrot_reference
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+# numpy (and the numpy peer) are imported where a result is verified, never at import: the
+# `interp` executor's workers build their tasks from this module in sub-interpreters,
+# where numpy cannot load.
 
 __all__ = ["ENTRY", "MAX_ITER", "WIDTH", "WINDOW", "make_workload", "verify"]
 
@@ -40,6 +45,8 @@ def make_workload(tasks: int, scale: int) -> list[TaskArgs]:
 
 @lru_cache(maxsize=8)
 def _expected(args: TaskArgs) -> npt.NDArray[np.int32]:
+    from labsrc.kernels.mandelbrot_numpy import mandelbrot as mandelbrot_reference
+
     counts = mandelbrot_reference(*args)
     counts.flags.writeable = False  # shared through the cache
     return counts
@@ -47,6 +54,8 @@ def _expected(args: TaskArgs) -> npt.NDArray[np.int32]:
 
 def verify(args: TaskArgs, result: object) -> None:
     """Raise VerificationError unless `result` equals the numpy peer's counts for `args`."""
+    import numpy as np
+
     shown = "mandelbrot(" + ", ".join(repr(a) for a in args) + ")"
     if not isinstance(result, np.ndarray):
         raise VerificationError(f"{shown} returned {type(result).__name__}, expected ndarray")

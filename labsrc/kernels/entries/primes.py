@@ -7,15 +7,17 @@ tasks cost the same to within a few per cent and the cost is linear in `scale`, 
 their arguments (and any mix-up of results between tasks) still differ.
 
 Verification never runs trial division: deterministic Miller-Rabin for the workload's
-narrow ranges (~1 ms a task), a numpy segmented sieve for wide ones; cached per range.
+narrow ranges (~1 ms a task), a segmented sieve for wide ones; cached per range. The sieve
+is a bytearray crossed off by slice assignment (C speed, like numpy's) because the
+`interp` executor's workers build their tasks from this module in sub-interpreters, where
+numpy cannot load.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import compress
 from math import isqrt, log
-
-import numpy as np
 
 from labsrc.kernels.catalog import Impl, Kernel, TaskArgs, VerificationError, check_equal
 
@@ -58,24 +60,29 @@ def is_prime_reference(n: int) -> bool:
     return True
 
 
+def _cross_off(flags: bytearray, first: int, step: int) -> None:
+    """flags[first::step] = 0, in one slice assignment."""
+    if first < len(flags):
+        flags[first::step] = bytes(len(range(first, len(flags), step)))
+
+
 @lru_cache(maxsize=4)
-def _primes_up_to(limit: int) -> np.ndarray:
+def _primes_up_to(limit: int) -> tuple[int, ...]:
     """All primes <= limit, by a plain sieve of Eratosthenes."""
-    flags = np.ones(limit + 1, dtype=bool)
-    flags[:2] = False
+    flags = bytearray(b"\x01") * (limit + 1)
+    flags[: min(2, limit + 1)] = bytes(min(2, limit + 1))
     for p in range(2, isqrt(limit) + 1):
         if flags[p]:
-            flags[p * p :: p] = False
-    return np.flatnonzero(flags)
+            _cross_off(flags, p * p, p)
+    return tuple(compress(range(limit + 1), flags))
 
 
-def _prime_flags(start: int, stop: int) -> np.ndarray:
-    """flags[i] is True iff start + i is prime, for the segment [start, stop)."""
-    flags = np.ones(stop - start, dtype=bool)
-    flags[: max(0, 2 - start)] = False  # 0 and 1
-    for p in _primes_up_to(isqrt(max(stop - 1, 0))).tolist():
-        first_multiple = max(p * p, -(-start // p) * p)
-        flags[first_multiple - start :: p] = False
+def _prime_flags(start: int, stop: int) -> bytearray:
+    """flags[i] is 1 iff start + i is prime, 0 if not, for the segment [start, stop)."""
+    flags = bytearray(b"\x01") * (stop - start)
+    flags[: max(0, 2 - start)] = bytes(min(len(flags), max(0, 2 - start)))  # 0 and 1
+    for p in _primes_up_to(isqrt(max(stop - 1, 0))):
+        _cross_off(flags, max(p * p, -(-start // p) * p) - start, p)
     return flags
 
 
@@ -86,7 +93,7 @@ def count_primes_reference(start: int, stop: int) -> int:
         return 0
     width = stop - start
     if width > _MR_WIDTH_MAX and stop <= _SIEVE_STOP_MAX and width <= _SIEVE_WIDTH_MAX:
-        return int(_prime_flags(start, stop).sum())
+        return _prime_flags(start, stop).count(1)
     return sum(1 for n in range(start, stop) if is_prime_reference(n))
 
 
@@ -99,7 +106,7 @@ def _consecutive_primes(count: int) -> tuple[int, ...]:
         # Primes near 10**11 are ~25 apart; ask for a fifth more than that, then go on.
         width = int((count - len(found)) * log(start) * 1.2) + 1000
         flags = _prime_flags(start, start + width)
-        found.extend((start + np.flatnonzero(flags)).tolist())
+        found.extend(compress(range(start, start + width), flags))
         start += width
     return tuple(found[:count])
 

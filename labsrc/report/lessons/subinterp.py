@@ -64,7 +64,7 @@ def sub_interpreters(run: Run) -> Optional[Finding]:
     rows: list[tuple[str, ...]] = []
     py_rows: list[tuple[str, Cell, Optional[Cell], Optional[Cell]]] = []
     for kernel in kernels(cells):
-        mine = best(cells, kernel, "py", INTERP, payload=Payload.DATA)
+        mine = _interp_cell(cells, kernel, "py")
         if mine is None or mine.workers < 2:
             continue
         procs = next((c for c in cells if measured(c) and (c.kernel, c.impl, c.executor, c.workers)
@@ -85,7 +85,7 @@ def sub_interpreters(run: Run) -> Optional[Finding]:
     shipped = _shipped(loaded)
     if shipped:
         parts.append(f"What travelled between interpreters was pickled, as between processes: "
-                     f"{_kB(shipped)} a task (its input and its answer), though all within one process")
+                     f"{_kB(shipped)} a task (its recipe or input, its answer or digest), though all within one process")
     could = list(dict.fromkeys(c.impl for c in loaded))
     if could:
         parts.append(f"Could load there: {names(could)}")
@@ -100,11 +100,17 @@ def sub_interpreters(run: Run) -> Optional[Finding]:
     return Finding("subinterp", "Sub-interpreters", ". ".join(parts) + ".", columns, tuple(rows), rule)
 
 
+def _interp_cell(cells: Sequence[Cell], kernel: str, impl: str) -> Optional[Cell]:
+    """The widest measured interp cell of kernel/impl: the recipe payload's (as for procs),
+    else the data payload's."""
+    return best(cells, kernel, impl, INTERP) or best(cells, kernel, impl, INTERP, payload=Payload.DATA)
+
+
 def _held_gil(cells: Sequence[Cell]) -> str:
     """'' or the sentence on C that holds its GIL (cy_gil) in sub-interpreters vs threads."""
     pairs = []
     for kernel in kernels(cells):
-        mine = best(cells, kernel, "cy_gil", INTERP, payload=Payload.DATA)
+        mine = _interp_cell(cells, kernel, "cy_gil")
         if mine is None or mine.workers < 2:
             continue
         threads = next((c for c in cells if measured(c) and (c.kernel, c.impl, c.executor, c.workers)
