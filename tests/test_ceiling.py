@@ -156,3 +156,14 @@ def test_a_cell_above_its_rounds_ceiling_shows_the_ceiling_read_low() -> None:
                                                     ceiling_ratios=(1.0, 1.05, 1.1))]) == ""
     assert ceiling_warning(too_low_env, [make_cell("cy_nogil", "threads", 2, speedup=1.04,
                                                     ceiling_ratios=(1.0, 1.05, 1.1))]) != ""
+
+
+def test_a_median_above_the_ceiling_within_its_own_noise_does_not_discredit_it() -> None:
+    # py procs 2.05x (noise 1.79-2.17x) beside a process ceiling of 1.94x: noise, not a low read.
+    noisy = make_cell("py", "procs", 2, speedup=2.05, ceiling_ratios=(1.92, 1.94, 1.96),
+                      walls=(0.9 / 2.05, 1 / 2.05, 1.0 / 1.79), baseline_min_s=1.0)
+    assert noisy.speedup_low == pytest.approx(1.79) and noisy.of_ceiling > ceiling.READ_LOW
+    assert ceiling.beat_the_ceiling([noisy]) is None
+    beyond = make_cell("cy_nogil", "threads", 2, speedup=1.98, ceiling_ratios=(1.5, 1.6, 1.7),
+                       walls=(0.9 / 1.98, 1 / 1.98, 1.0 / 1.9), baseline_min_s=1.0)
+    assert ceiling.beat_the_ceiling([noisy, beyond]) is beyond
