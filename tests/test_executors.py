@@ -94,6 +94,24 @@ def test_crashed_worker_fails_instead_of_hanging() -> None:
         run_tasks("procs", 2, TaskRef("faults", "crash"), [(i, 1) for i in range(4)])
 
 
+@pytest.mark.parametrize("name", ["threads", "asyncio", "procs", "threading", "mp_pool"])
+def test_a_task_that_never_finishes_fails_its_run_in_bounded_time(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every wait has a timeout: a stuck task (here 0.5 s against a 0.05 s budget) becomes a
+    # WorkerCrashed for its cell, never a frozen lab.
+    import labsrc.executors.base as base
+
+    monkeypatch.setattr(base, "TASK_TIMEOUT_S", 0.05)
+    ex = make_executor(name, 1)
+    ex.open(TaskRef("faults", "slow"))
+    from labsrc.executors.registry import clock
+
+    started = clock()
+    with pytest.raises(WorkerCrashed, match="did not finish within 0.05 s"):
+        ex.run(TaskRef("faults", "slow"), Work([(0, 5)], 5))
+    assert clock() - started < 0.45  # it gave up before the task's 0.5 s were over
+    ex.abort()
+
+
 def test_interp_runs_from_313_where_the_backport_is_installed() -> None:
     ok, reason = executor_available("interp")
     if sys.version_info < (3, 13):  # the backport needs 3.13's _interpreters module

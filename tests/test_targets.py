@@ -126,13 +126,13 @@ def test_goals_about_releasing_the_gil_are_judged_against_the_machines_ceiling()
 
 def test_a_ceiling_that_a_cell_beat_read_low_and_judges_nothing() -> None:
     nogil = _cell("cy_nogil", "threads", 2, speedup=1.6)
-    nogil.ceiling_ratios = (1.4, 1.5, 1.6)  # the C loop got less than this cell: it read low
+    nogil.ceiling_ratios = (1.3, 1.4, 1.5)  # the C loop got much less than this cell: it read low
     cells = [_base("cy_nogil"), nogil]
     (verdict,) = [v for v in evaluate(cells) if (v.goal.impl, v.goal.executor) == ("cy_nogil", "threads")]
-    assert verdict.ceiling == pytest.approx(1.5) and verdict.ceiling_read_low
+    assert verdict.ceiling == pytest.approx(1.4) and verdict.ceiling_read_low
     assert verdict.bound == pytest.approx(1.9) and verdict.met is False  # the absolute bound
     text = format_verdicts([verdict])
-    assert "The ceiling read low in this run (primes cy_nogil threads x2 reached 1.60x, 107%" in text
+    assert "The ceiling read low in this run (primes cy_nogil threads x2 reached 1.60x, 114%" in text
     assert "judged by its absolute bound" in text and "here:" not in text
     nogil.ceiling_ratios = (1.55, 1.6, 1.65)  # within READ_LOW of it: the ceiling is trusted
     (trusted,) = [v for v in evaluate(cells) if (v.goal.impl, v.goal.executor) == ("cy_nogil", "threads")]

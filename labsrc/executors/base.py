@@ -30,7 +30,37 @@ class ExecutorUnavailable(RuntimeError):
 
 
 class WorkerCrashed(RuntimeError):
-    """A worker process died (BrokenProcessPool, a lost Dask worker): the cell failed."""
+    """A worker process died (BrokenProcessPool, a lost Dask worker), or a task never
+    finished: the cell failed."""
+
+
+# A calibrated task takes well under a second; one still running after this long is stuck
+# (a deadlock in the code under test), and its cell fails instead of the lab waiting forever.
+TASK_TIMEOUT_S = 600.0
+
+
+def task_deadline(tasks: int) -> float:
+    """When a run of `tasks` tasks is overdue (clock() time): TASK_TIMEOUT_S a task from now."""
+    return clock() + TASK_TIMEOUT_S * max(1, tasks)
+
+
+def overdue() -> WorkerCrashed:
+    """The failure of a run whose tasks did not finish by their deadline."""
+    return WorkerCrashed(f"a task did not finish within {TASK_TIMEOUT_S:g} s")
+
+
+def results_within(futures: Sequence[cf.Future[Any]]) -> list[Any]:
+    """Every future's result in order, by task_deadline; a task not finished by then ->
+    WorkerCrashed (its thread or process is left to the pool's abort: a thread cannot be
+    killed)."""
+    deadline = task_deadline(len(futures))
+    results = []
+    for future in futures:
+        try:
+            results.append(future.result(timeout=max(0.0, deadline - clock())))
+        except cf.TimeoutError:
+            raise overdue() from None
+    return results
 
 
 class Knocker(Protocol):

@@ -27,12 +27,14 @@ from labsrc.executors.base import (
     WorkerCrashed,
     call_here,
     in_process_output,
+    overdue,
     process_context,
     remote_output,
+    task_deadline,
 )
 from labsrc.kernels.catalog import TaskArgs
 from labsrc.core.names import ExecutorName, Payload
-from labsrc.core.worker import RemoteResult, TaskRef, call_data, call_recipe, function, init_worker
+from labsrc.core.worker import RemoteResult, TaskRef, call_data, call_recipe, clock, function, init_worker
 
 # One task per dispatch: cells have few, long tasks (8-16 of tens of ms or more), where
 # bigger chunks only unbalance the workers; it is also what `procs` does (one submit per
@@ -81,8 +83,12 @@ class ThreadingExecutor(Executor):
         for index, args in enumerate(work.args):
             self._tasks.put((index, fn, kwargs, args))
         pairs: list[Optional[tuple[Any, Span]]] = [None] * len(work.args)
+        deadline = task_deadline(len(work.args))
         for _ in work.args:
-            index, pair, exc = self._done.get()  # every task puts exactly one item
+            try:  # every task puts exactly one item
+                index, pair, exc = self._done.get(timeout=max(0.0, deadline - clock()))
+            except queue.Empty:
+                raise overdue() from None
             if exc is not None:
                 raise exc
             pairs[index] = pair
@@ -149,6 +155,7 @@ class MpPoolExecutor(Executor):
         items = [(i, ref, work.scale, None if recipe else args) for i, args in enumerate(work.args)]
         results: list[Optional[RemoteResult]] = [None] * len(items)
         answers = self._pool.imap_unordered(_pool_task, items, chunksize=CHUNKSIZE)
+        deadline = task_deadline(len(items))
         for _ in items:
             while True:
                 try:
@@ -156,6 +163,8 @@ class MpPoolExecutor(Executor):
                     break
                 except multiprocessing.TimeoutError:
                     self._check_workers()
+                    if clock() > deadline:
+                        raise overdue() from None
             results[index] = result
         return remote_output([r for r in results if r is not None])
 

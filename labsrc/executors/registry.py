@@ -34,7 +34,10 @@ from labsrc.executors.base import (
     call_here,
     in_process_output,
     process_context,
+    overdue,
     remote_output,
+    results_within,
+    task_deadline,
 )
 from labsrc.core.worker import CLOCK_INFO
 from labsrc.executors.classic import MpPoolExecutor, ThreadingExecutor
@@ -93,7 +96,7 @@ class ThreadsExecutor(Executor):
         assert self._pool is not None, "open() first"
         fn, kwargs = function(ref), dict(ref.kwargs)
         futures = [self._pool.submit(call_here, fn, kwargs, args) for args in work.args]
-        return in_process_output([f.result() for f in futures])
+        return in_process_output(results_within(futures))
 
     def _stop(self, abort: bool) -> None:
         if self._pool is not None:
@@ -122,7 +125,11 @@ class AsyncioExecutor(Executor):
 
     def run(self, ref: TaskRef, work: Work) -> RunOutput:
         assert self._loop is not None, "open() first"
-        return in_process_output(self._loop.run_until_complete(self._gather(ref, work)))
+        gathered = asyncio.wait_for(self._gather(ref, work), task_deadline(len(work.args)) - clock())
+        try:
+            return in_process_output(self._loop.run_until_complete(gathered))
+        except asyncio.TimeoutError:  # the same as TimeoutError from 3.11 on
+            raise overdue() from None
 
     def _stop(self, abort: bool) -> None:
         if self._loop is None or self._pool is None:
@@ -167,7 +174,7 @@ class ProcsExecutor(Executor):
         assert self._pool is not None, "open() first"
         try:
             futures = [self._pool.submit(fn, *args) for args in calls]
-            return [f.result() for f in futures]
+            return results_within(futures)
         except cf.process.BrokenProcessPool as exc:
             raise WorkerCrashed(f"a worker process died ({exc})") from exc
 

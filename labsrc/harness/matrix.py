@@ -188,7 +188,7 @@ def _run_impl(item: Planned, opts: Options, notify: Callable[[Cell], None]) -> I
         for _ in range(opts.repeats):
             for run in runs:  # one timed run of every cell per round (the first opens it)
                 run.repeat()
-            ceiling.sample(_spin_s(runs))
+            ceiling.sample(_spin_s(runs), tasks=len(work.args))
         for run in runs:  # then one probed run each, for the GIL figures (labsrc.harness.timing)
             run.probe_run()
     except KeyboardInterrupt:  # stop every pool now; keep the cells that have timed runs
