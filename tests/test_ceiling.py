@@ -178,6 +178,10 @@ def test_a_median_above_the_ceiling_within_its_own_noise_does_not_discredit_it()
                       walls=(0.9 / 2.05, 1 / 2.05, 1.0 / 1.79), baseline_min_s=1.0)
     assert noisy.speedup_low == pytest.approx(1.79) and noisy.of_ceiling > 1.05
     assert ceiling.beat_the_ceiling([noisy]) is None
+    # A process cell beyond its noise is its workers' pace, not the ceiling's error.
+    faster = make_cell("py", "procs", 2, speedup=2.10, ceiling_ratios=(1.85,),
+                       walls=(0.9 / 2.1, 1 / 2.1, 1.0 / 2.08), baseline_min_s=1.0)
+    assert faster.speedup_low > ceiling.READ_LOW * faster.ceiling and ceiling.beat_the_ceiling([faster]) is None
     beyond = make_cell("cy_nogil", "threads", 2, speedup=1.98, ceiling_ratios=(1.5, 1.6, 1.7),
                        walls=(0.9 / 1.98, 1 / 1.98, 1.0 / 1.9), baseline_min_s=1.0)
     assert ceiling.beat_the_ceiling([noisy, beyond]) is beyond
