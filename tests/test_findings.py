@@ -149,6 +149,8 @@ def test_single_core_names_the_twin_and_a_faster_peer_only() -> None:
     assert "cy_prange" not in found.text and "numba" not in found.text
     slower = [rows[0], rows[1], rows[4]]
     assert "numba" not in lessons(slower)[0].text  # a peer slower than the twin is no news
+    only_gil = [rows[0], _row("cy_gil", "seq", 1, 1.0, throughput=480.0)]
+    assert all(f.key != "single_core" for f in lessons(only_gil))  # no twin, no peer: no empty "."
 
 
 def test_io_lesson_and_the_probe_only_for_in_process_modes() -> None:

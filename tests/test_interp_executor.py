@@ -257,6 +257,9 @@ def test_lesson_says_c_holding_the_gil_runs_in_parallel_there() -> None:
     assert ("C that never releases the GIL (cy_gil) ran at 1.93x in 2 sub-interpreters (primes), where its "
             "threads took turns at 0.98x: the GIL it holds is its own interpreter's") in found.text
     assert "Could load there: py and cy_gil." in found.text
+    cells[-1] = make_cell("cy_gil", "interp", 2, speedup=0.97, payload=Payload.RECIPE, ipc_bytes=120)
+    slow = sub_interpreters(Run(tuple(cells), (), {"gil_enabled": True}))
+    assert slow is not None and "(cy_gil) ran at 0.97x" in slow.text and "its own interpreter's" not in slow.text
     without = sub_interpreters(Run(tuple(_interp_run()), (), {"gil_enabled": True}))
     assert without is not None and "C that never releases" not in without.text
 

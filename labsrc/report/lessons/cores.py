@@ -158,7 +158,8 @@ def single_core(run: Run) -> Optional[Finding]:
                    default=None)
         if peer is not None and twin is not None and peer.throughput <= twin.throughput:
             peer = None
-        found.append((kernel, base, twin, peer))
+        if twin is not None or peer is not None:  # cy_gil alone: nothing to say
+            found.append((kernel, base, twin, peer))
     if not found:
         return None
     parts = []

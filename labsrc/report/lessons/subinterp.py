@@ -124,7 +124,9 @@ def _held_gil(cells: Sequence[Cell]) -> str:
     threads = [t.speedup for _, _, t in pairs if t is not None]
     if threads:
         text += f", where its threads took turns at {span(threads)}"
-    return text + ": the GIL it holds is its own interpreter's"
+    if min(m.speedup for _, m, _ in pairs) >= REAL_GAIN:  # the explanation only where it showed
+        text += ": the GIL it holds is its own interpreter's"
+    return text
 
 
 def _parallel(run: Run, py_rows: list[tuple[str, Cell, Optional[Cell], Optional[Cell]]]) -> str:
