@@ -100,9 +100,9 @@ def test_a_task_that_never_finishes_fails_its_run_in_bounded_time(name: str, mon
     # WorkerCrashed for its cell, never a frozen lab.
     import labsrc.executors.base as base
 
-    monkeypatch.setattr(base, "TASK_TIMEOUT_S", 0.05)
     ex = make_executor(name, 1)
-    ex.open(TaskRef("faults", "slow"))
+    ex.open(TaskRef("faults", "slow"))  # start-up first, under the real timeout (processes start slowly)
+    monkeypatch.setattr(base, "TASK_TIMEOUT_S", 0.05)
     from labsrc.executors.registry import clock
 
     started = clock()
