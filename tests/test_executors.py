@@ -112,6 +112,26 @@ def test_a_task_that_never_finishes_fails_its_run_in_bounded_time(name: str, mon
     ex.abort()
 
 
+def test_a_digest_by_crc32_is_checked_whatever_checksum_this_process_prefers() -> None:
+    # A worker where xxhash cannot load (a 3.13t sub-interpreter) sends CRC-32 digests.
+    from labsrc.executors.base import RemoteResult, remote_output
+    from labsrc.harness.timing import Checker
+
+    kernel = get_kernel("mandelbrot")
+    tasks = kernel.make_workload(2, kernel.quick_scale)
+    work = Work(tasks, kernel.quick_scale)
+    answers = [kernel.impl("py").load()(*args) for args in tasks]
+    checker = Checker(kernel, kernel.impl("py"), work)
+    crc = [digest(a, "crc32") for a in answers]
+    checker.check(remote_output([RemoteResult(d, 0.0, 1.0, 1, 0.0) for d in crc]))
+    wrong = crc[0]._replace(checksum=crc[0].checksum ^ 1)
+    with pytest.raises(Exception, match="digest"):
+        checker.check(remote_output([RemoteResult(d, 0.0, 1.0, 1, 0.0) for d in (wrong, crc[1])]))
+    alien = crc[0]._replace(algorithm="md5")
+    with pytest.raises(Exception, match="install the same gil-lab"):
+        checker.check(remote_output([RemoteResult(d, 0.0, 1.0, 1, 0.0) for d in (alien, crc[1])]))
+
+
 def test_interp_runs_from_313_where_the_backport_is_installed() -> None:
     ok, reason = executor_available("interp")
     if sys.version_info < (3, 13):  # the backport needs 3.13's _interpreters module

@@ -113,8 +113,14 @@ def digest_kind(type_name: str, dtype: Any, shape: Any) -> str:
     return f"{type_name}:{dtype}:{tuple(shape)}"
 
 
-def digest(answer: Any) -> Any:
-    """`answer` itself when small, else its ResultDigest."""
+# The checksums a digest may name, and where each can be computed: CRC-32 everywhere (the
+# standard library's zlib), XXH3 where xxhash loads (not in every sub-interpreter: 3.13t's).
+CHECKSUMS: dict[str, Callable[[Any], int]] = {"crc32": zlib.crc32, CHECKSUM_NAME: _checksum}
+
+
+def digest(answer: Any, algorithm: str = CHECKSUM_NAME) -> Any:
+    """`answer` itself when small, else its ResultDigest (by `algorithm`, one of CHECKSUMS)."""
+    checksum = CHECKSUMS[algorithm]
     if isinstance(answer, (int, float, str, bool)) or answer is None:
         return answer
     nbytes = getattr(answer, "nbytes", None)
@@ -125,12 +131,12 @@ def digest(answer: Any) -> Any:
             return answer
         kind = digest_kind(type(answer).__name__, getattr(answer, "dtype", "B"),
                            getattr(answer, "shape", (view.nbytes,)))
-        return ResultDigest(_checksum(view.cast("B") if view.contiguous else bytes(view)),
-                            view.nbytes, kind, CHECKSUM_NAME)
+        return ResultDigest(checksum(view.cast("B") if view.contiguous else bytes(view)),
+                            view.nbytes, kind, algorithm)
     data = pickle.dumps(answer)
     if len(data) <= SMALL_ANSWER_BYTES:
         return answer
-    return ResultDigest(_checksum(data), len(data), f"pickle:{type(answer).__name__}", CHECKSUM_NAME)
+    return ResultDigest(checksum(data), len(data), f"pickle:{type(answer).__name__}", algorithm)
 
 
 def _timed_call(fn: Callable[..., Any], args: TaskArgs, kwargs: dict[str, Any]) -> RemoteResult:
