@@ -6,12 +6,12 @@ Like `procs`, it runs the same cells on the same calibrated work, checked by the
 verification, and times its start-up apart from the runs. Unlike `procs`, every worker is a
 thread of this process, so:
 - what travels between interpreters is pickled both ways, as between processes, but no
-  pipe is involved; the worker's CPU time is already in this process's own count;
-- what travels is pickled both ways, as for `procs`: under the recipe payload (kernel,
-  scale, index) the worker builds its input and keeps it, and a large answer comes back
-  as a digest; under the data payload the input goes there and the whole answer back.
-  Requests travel through a cross-interpreter queue, not as a call's arguments (the
-  pool would put those in a script's source: interp_worker says what that cost);
+  pipe is involved; the worker's CPU time is already in this process's own count. Under
+  the recipe payload (kernel, scale, index) the worker builds its input and keeps it, and
+  a large answer comes back as a digest; under the data payload the input goes there and
+  the whole answer back. Requests travel through a cross-interpreter queue, not as a
+  call's arguments (the pool would put those in a script's source: interp_worker says
+  what that cost);
 - a C extension loads there only if it opted in to sub-interpreters: `cext.*` has
   (setup.py), numpy has not, so its cells read "unavailable: ... does not support loading
   in subinterpreters" (the import error), never a crash;
