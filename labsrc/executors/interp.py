@@ -35,14 +35,21 @@ from typing import Any, Callable, Optional, Sequence
 
 from labsrc.core.names import ExecutorName, Payload
 from labsrc.core.worker import RemoteResult, ResultDigest, TaskRef, clock, digest_kind
-from labsrc.executors.base import Executor, ExecutorUnavailable, RunOutput, Work, WorkerCrashed, remote_output
+from labsrc.executors.base import (
+    Executor,
+    ExecutorUnavailable,
+    RunOutput,
+    Work,
+    WorkerCrashed,
+    remote_output,
+    task_deadline,
+)
 from labsrc.executors.interp_worker import DATA, READY, RECIPE, serve
 from labsrc.kernels.catalog import get_kernel
 
 INSTALL_HINT = "unavailable: pip install 'gil-lab[interp]'"
 BACKPORT = "interpreters_backport.concurrent.futures"  # PyPI: interpreters-pep-734
 STARTUP_TIMEOUT_S = 60.0  # every interpreter created and its task function imported
-TASK_TIMEOUT_S = 600.0  # one task's answer; a calibrated task takes well under a second
 STOP_TIMEOUT_S = 30.0  # the running tasks of a closing pool, then its interpreters torn down
 READY_HOLD_S = 0.01  # how long a start-up call holds its worker (interp_worker._handle)
 REASON_CHARS = 200  # an import error is quoted up to this long in a row's reason
@@ -120,7 +127,7 @@ class InterpExecutor(Executor):
             kind, payloads = RECIPE, [(ref.kernel, work.scale, index) for index in range(len(work.args))]
         else:
             kind, payloads = DATA, list(work.args)
-        out: list[RemoteResult] = self._map(ref, kind, payloads, clock() + TASK_TIMEOUT_S * len(payloads), "task")
+        out: list[RemoteResult] = self._map(ref, kind, payloads, task_deadline(len(payloads)), "task")
         return remote_output([done._replace(answer=_as_here(ref, args, done.answer))
                               for args, done in zip(work.args, out)])
 
